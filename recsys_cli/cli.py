@@ -1,0 +1,184 @@
+"""The ``recsys`` command: parse, compose the config, call a stage. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.syntax import Syntax
+
+from recsys_cli import __version__
+from recsys_cli.errors import RecsysError
+
+app = typer.Typer(
+    name="recsys",
+    help=(
+        "Build, evaluate and serve product recommendations.\n\n"
+        "Every command takes Hydra overrides as plain arguments: "
+        "[bold]group=option[/] (e.g. model=popularity, data=movielens) or "
+        "[bold]key=value[/] (e.g. model.factors=128, data.scale=tiny). "
+        "See the composed config with [bold]recsys config[/]."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(help="Config overrides: group=option or dotted.key=value.", show_default=False),
+]
+Params = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="Read the already composed config from this YAML file (what DVC runs) instead of conf/.",
+        show_default=False,
+    ),
+]
+
+
+def _fail(message: str, code: int) -> None:
+    from recsys_cli.progress import console
+
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _load(overrides: list[str] | None, params: Path | None):  # noqa: ANN202
+    from recsys_cli import config, models
+
+    cfg = config.load(overrides or [], params)
+    models.check_config(cfg)
+    return cfg
+
+
+def _guarded(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except RecsysError as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing half-written was kept", 130)
+
+
+def _stages(names: list[str], overrides: list[str] | None, params: Path | None) -> None:
+    def work() -> None:
+        cfg = _load(overrides, params)
+        from recsys_cli.stages import PIPELINE
+
+        steps = dict(PIPELINE)
+        for name in names:
+            steps[name](cfg)
+
+    _guarded(work)
+
+
+@app.command()
+def ingest(overrides: Overrides = None, params: Params = None) -> None:
+    """Read the data source (synthetic shop, MovieLens, any CSV/Parquet log), clean it -> data/interim/."""
+    _stages(["ingest"], overrides, params)
+
+
+@app.command()
+def split(overrides: Overrides = None, params: Params = None) -> None:
+    """Split events into train/valid/test (global temporal or leave-last-N), flag cold users/items."""
+    _stages(["split"], overrides, params)
+
+
+@app.command()
+def features(overrides: Overrides = None, params: Params = None) -> None:
+    """Item popularity and TF-IDF text features from the train window only -> data/features/."""
+    _stages(["features"], overrides, params)
+
+
+@app.command()
+def train(overrides: Overrides = None, params: Params = None) -> None:
+    """Fit the model (model=NAME) on the train window -> data/models/NAME/."""
+    _stages(["train"], overrides, params)
+
+
+@app.command()
+def tune(overrides: Overrides = None, params: Params = None) -> None:
+    """Optuna study on the valid window (tune.trials=N); best params are picked up by train."""
+    _stages(["tune"], overrides, params)
+
+
+@app.command("eval")
+def eval_(overrides: Overrides = None, params: Params = None) -> None:
+    """Full-ranking metrics of the trained model on the test window -> reports/metrics.json."""
+    _stages(["eval"], overrides, params)
+
+
+@app.command("batch-recommend")
+def batch_recommend(overrides: Overrides = None, params: Params = None) -> None:
+    """Top-k recommendations for every user -> data/recs/recommendations.parquet."""
+    _stages(["batch-recommend"], overrides, params)
+
+
+@app.command()
+def export(overrides: Overrides = None, params: Params = None) -> None:
+    """Bundle model, id maps, catalog and a checksummed manifest -> data/bundle/."""
+    _stages(["export"], overrides, params)
+
+
+@app.command("run")
+def run_all(overrides: Overrides = None, params: Params = None) -> None:
+    """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""
+    from recsys_cli.stages import PIPELINE
+
+    _stages([name for name, _ in PIPELINE], overrides, params)
+
+
+@app.command()
+def config(
+    overrides: Overrides = None,
+    params: Params = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the composed config to this file (e.g. params.yaml).")
+    ] = None,
+) -> None:
+    """Print the composed, validated config (or write it, e.g. to params.yaml for DVC)."""
+
+    def work() -> None:
+        cfg = _load(overrides, params)
+        text = cfg.to_yaml()
+        if out is not None:
+            from recsys_cli.atomic import write_text
+            from recsys_cli.progress import status
+
+            header = "# Composed from conf/ by `recsys config --out params.yaml`; edit conf/, not this file.\n"
+            write_text(out, header + text)
+            status(f"config written to {out}")
+        else:
+            from recsys_cli.progress import stdout
+
+            stdout.print(Syntax(text, "yaml", background_color="default"))
+
+    _guarded(work)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"recsys {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """recsys: build, evaluate and serve product recommendations."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""Typed config: the schema of every group, and composing ``conf/`` into it.
+
+``conf/`` (Hydra) is the one source of truth. ``load()`` composes it with
+command-line overrides, or reads an already composed ``params.yaml`` (what DVC
+runs), and returns a validated :class:`Config`. No DictConfig leaves this file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from recsys_cli.errors import ConfigError
+from recsys_cli.schema import bound, from_dict, to_dict
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class ColumnsConfig:
+    """Column mapping of a generic event log (``data=events``)."""
+
+    user: str = "user_id"
+    item: str = "item_id"
+    timestamp: str = "timestamp"
+    event: str | None = "event"
+    rating: str | None = None
+    price: str | None = None
+    session: str | None = None
+    device: str | None = None
+
+
+@dataclass
+class ItemColumnsConfig:
+    """Column mapping of an optional item catalog next to an event log."""
+
+    item: str = "item_id"
+    title: str | None = "title"
+    description: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: str | None = None
+
+
+@dataclass
+class PreprocessConfig:
+    dedupe: bool = True
+    min_user_interactions: int = bound(1, ge=1)
+    min_item_interactions: int = bound(1, ge=1)
+    event_weights: dict[str, float] = field(
+        default_factory=lambda: {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "rating": 1.0}
+    )
+    drop_unknown_events: bool = True
+    rating_threshold: float | None = None
+    rating_as_weight: bool = False
+
+
+@dataclass
+class DataConfig:
+    source: Literal["synthetic", "movielens", "events"] = "synthetic"
+    seed: int = 42
+    scale: Literal["tiny", "small", "medium", "full"] = "small"
+    path: str | None = None
+    format: str = "auto"
+    url: str | None = None
+    sha256: str | None = None
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns", "iso"] = "auto"
+    timestamp_format: str | None = None
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    items_path: str | None = None
+    item_columns: ItemColumnsConfig = field(default_factory=ItemColumnsConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+
+# -------------------------------------------------------------------------- split
+
+
+@dataclass
+class SplitConfig:
+    method: Literal["temporal", "leave_last"] = "temporal"
+    valid_frac: float = bound(0.1, ge=0.0, lt=1.0)
+    test_frac: float = bound(0.1, gt=0.0, lt=1.0)
+    valid_start: str | None = None
+    test_start: str | None = None
+    n_valid: int = bound(1, ge=0)
+    n_test: int = bound(1, ge=1)
+    min_train: int = bound(1, ge=1)
+
+
+# ----------------------------------------------------------------------- features
+
+
+@dataclass
+class FeaturesConfig:
+    text_fields: list[str] = field(
+        default_factory=lambda: ["title", "description", "category", "brand"]
+    )
+    tfidf_max_features: int = bound(20000, ge=1)
+    tfidf_min_df: int = bound(2, ge=1)
+    tfidf_max_ngram: int = bound(1, ge=1, le=3)
+
+
+# -------------------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig:
+    """``name`` picks the model; every other key is that model's ``Params``.
+
+    The params are checked against the model's own dataclass by
+    ``recsys_cli.models.check_params`` (the model owns its schema).
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- tune
+
+
+@dataclass
+class ParamSpace:
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+
+@dataclass
+class TuneConfig:
+    trials: int = bound(8, ge=0)
+    timeout: float | None = None
+    metric: str = "ndcg@10"
+    seed: int = 0
+    apply_best: bool = True
+    spaces: dict[str, dict[str, ParamSpace]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+@dataclass
+class EvalConfig:
+    k: list[int] = field(default_factory=lambda: [5, 10, 20])
+    relevant_events: list[str] | None = None
+    exclude_seen: bool = True
+    batch_size: int = bound(2048, ge=1)
+    metric: str = "ndcg@10"
+
+
+@dataclass
+class RecommendConfig:
+    k: int = bound(10, ge=1)
+    batch_size: int = bound(4096, ge=1)
+
+
+@dataclass
+class PathsConfig:
+    """Where stages read and write; ``data`` and ``reports`` are relative to ``root``."""
+
+    root: str = "."
+    data: str = "data"
+    reports: str = "reports"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.root) / self.data
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.root) / self.reports
+
+    @property
+    def raw(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def interim(self) -> Path:
+        return self.data_dir / "interim"
+
+    @property
+    def processed(self) -> Path:
+        return self.data_dir / "processed"
+
+    @property
+    def features(self) -> Path:
+        return self.data_dir / "features"
+
+    @property
+    def models(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def tune(self) -> Path:
+        return self.data_dir / "tune"
+
+    @property
+    def recs(self) -> Path:
+        return self.data_dir / "recs"
+
+    @property
+    def bundle(self) -> Path:
+        return self.data_dir / "bundle"
+
+
+@dataclass
+class Config:
+    data: DataConfig
+    split: SplitConfig
+    features: FeaturesConfig
+    model: ModelConfig
+    tune: TuneConfig
+    eval: EvalConfig
+    recommend: RecommendConfig
+    paths: PathsConfig
+    seed: int = 42
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_dict(self)
+        out["model"] = {"name": self.model.name, **self.model.params}
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# --------------------------------------------------------------------- composing
+
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "experiment")
+
+
+def conf_dir() -> Path:
+    """Where ``conf/`` lives: $RECSYS_CONF, ./conf, or the copy shipped in the package."""
+    env = os.environ.get("RECSYS_CONF")
+    candidates = [Path(env)] if env else []
+    candidates += [
+        Path.cwd() / "conf",
+        Path(__file__).resolve().parent / "_conf",
+        Path(__file__).resolve().parent.parent / "conf",
+    ]
+    for path in candidates:
+        if (path / "config.yaml").is_file():
+            return path
+    raise ConfigError("no conf/config.yaml found (set RECSYS_CONF to the config directory)")
+
+
+def from_mapping(raw: dict[str, Any]) -> Config:
+    """Validate a composed mapping into a :class:`Config`."""
+    raw = dict(raw)
+    model = raw.get("model")
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError("model.name: missing; choose a model, e.g. model=als")
+    model = dict(model)
+    raw["model"] = {"name": model.pop("name"), "params": model}
+    raw.pop("experiment", None)
+    raw.pop("hydra", None)
+    return from_dict(Config, raw)
+
+
+def compose(overrides: list[str] | None = None, directory: Path | None = None) -> dict[str, Any]:
+    """Compose ``conf/`` with Hydra overrides into a plain, resolved mapping."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = list(overrides or [])
+    directory = directory or conf_dir()
+    _check_group_choices(overrides, directory)
+    try:
+        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="recsys"):
+            cfg = hydra_compose(config_name="config", overrides=overrides)
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_explain_hydra_error(exc, overrides, directory)) from None
+
+
+def _check_group_choices(overrides: list[str], directory: Path) -> None:
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        group_dir = directory / key
+        if sep and "." not in key and group_dir.is_dir():
+            options = sorted(p.stem for p in group_dir.glob("*.yaml"))
+            if value not in options and value != "null":
+                raise ConfigError(f"{key}: unknown choice {value!r}; choose one of: {', '.join(options)}")
+
+
+def _explain_hydra_error(exc: Exception, overrides: list[str], directory: Path) -> str:
+    text = str(exc)
+    match = re.search(r"Could not override '([^']+)'", text) or re.search(
+        r"Key '([^']+)' is not in struct", text
+    )
+    if match:
+        key = match.group(1)
+        parent, _, leaf = key.rpartition(".")
+        others = [o for o in overrides if not o.startswith(key + "=")]
+        try:
+            node: Any = compose(others, directory)
+            for part in parent.split(".") if parent else []:
+                node = node[part]
+            allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
+        except (ConfigError, KeyError, TypeError):
+            allowed = "(see `recsys config`)"
+        return f"{key}: unknown key; allowed: {allowed}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"config: {first}"
+
+
+def load(overrides: list[str] | None = None, params_file: str | Path | None = None) -> Config:
+    """The validated config: from ``params_file`` (+ dotted overrides) or from ``conf/``."""
+    if params_file is not None:
+        path = Path(params_file)
+        if not path.is_file():
+            raise ConfigError(f"{path}: params file not found (write it with `recsys config --out {path}`)")
+        raw = yaml.safe_load(path.read_text()) or {}
+        for item in overrides or []:
+            key, sep, value = item.partition("=")
+            if not sep or key.startswith(("+", "~")) or "." not in key and key in GROUPS:
+                raise ConfigError(f"{item}: with --params only plain key=value overrides are allowed")
+            _set_dotted(raw, key, yaml.safe_load(value))
+        return from_mapping(raw)
+    return from_mapping(compose(overrides))
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise ConfigError(f"{key}: unknown key")
+        node = node[part]
+    node[parts[-1]] = value

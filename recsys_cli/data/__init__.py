@@ -1,0 +1,1 @@
+"""Data: the interim tables, sources that produce them, preprocessing and splits."""

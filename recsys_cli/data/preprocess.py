@@ -1,0 +1,64 @@
+"""Clean an event log: known events, rating threshold, de-duplication, k-core, weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from recsys_cli.config import PreprocessConfig
+from recsys_cli.errors import DataError
+
+
+def preprocess(events: pl.DataFrame, cfg: PreprocessConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The cleaned events with a ``weight`` column, and how many rows each step removed."""
+    stats: dict[str, Any] = {"input": events.height}
+    known = list(cfg.event_weights)
+    unknown = events.filter(~pl.col("event").is_in(known))
+    if unknown.height:
+        kinds = sorted(unknown["event"].unique().drop_nulls().to_list())
+        if not cfg.drop_unknown_events:
+            raise DataError(
+                f"events: event type(s) {kinds} have no weight in data.preprocess.event_weights "
+                f"(known: {', '.join(known)}); add them or set data.preprocess.drop_unknown_events=true"
+            )
+        events = events.filter(pl.col("event").is_in(known))
+    stats["dropped_unknown_event"] = unknown.height
+
+    if cfg.rating_threshold is not None:
+        before = events.height
+        events = events.filter(pl.col("rating").is_null() | (pl.col("rating") >= cfg.rating_threshold))
+        stats["dropped_below_rating_threshold"] = before - events.height
+
+    if cfg.dedupe:
+        before = events.height
+        events = events.unique(subset=["user_id", "item_id", "event", "timestamp"], keep="first", maintain_order=True)
+        stats["dropped_duplicates"] = before - events.height
+
+    if cfg.min_user_interactions > 1 or cfg.min_item_interactions > 1:
+        before = events.height
+        events = kcore(events, cfg.min_user_interactions, cfg.min_item_interactions)
+        stats["dropped_kcore"] = before - events.height
+
+    weights = pl.DataFrame({"event": known, "w": [float(cfg.event_weights[k]) for k in known]})
+    events = events.join(weights, on="event", how="left", maintain_order="left")
+    weight = pl.col("w")
+    if cfg.rating_as_weight:
+        weight = pl.when(pl.col("rating").is_not_null()).then(pl.col("rating") * pl.col("w")).otherwise(pl.col("w"))
+    events = events.with_columns(weight.cast(pl.Float32).alias("weight")).drop("w")
+    stats["output"] = events.height
+    if events.height == 0:
+        raise DataError("events: no events left after preprocessing (check data.preprocess settings)")
+    return events, stats
+
+
+def kcore(events: pl.DataFrame, min_user: int, min_item: int) -> pl.DataFrame:
+    """Repeatedly drop users and items with too few distinct partners until stable."""
+    while True:
+        pairs = events.select("user_id", "item_id").unique()
+        users = pairs.group_by("user_id").len().filter(pl.col("len") >= min_user)["user_id"]
+        items = pairs.group_by("item_id").len().filter(pl.col("len") >= min_item)["item_id"]
+        kept = events.filter(pl.col("user_id").is_in(users.implode()) & pl.col("item_id").is_in(items.implode()))
+        if kept.height == events.height:
+            return kept
+        events = kept

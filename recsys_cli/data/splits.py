@@ -1,0 +1,128 @@
+"""Split events into train / valid / test windows, and flag what is cold.
+
+temporal    one global clock: train < t1 <= valid < t2 <= test (the default;
+            nothing in train happens after anything in valid or test)
+leave_last  per user: the last ``n_test`` events are test, the ``n_valid``
+            before them valid (leaks other users' future into train; offered
+            for comparison with published protocols)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from recsys_cli.config import SplitConfig
+from recsys_cli.errors import ConfigError, DataError
+
+
+@dataclass
+class Split:
+    train: pl.DataFrame
+    valid: pl.DataFrame
+    test: pl.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def windows(self) -> dict[str, pl.DataFrame]:
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+
+def _parse_date(value: str, key: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{key}: {value!r} is not a date (use YYYY-MM-DD or an ISO timestamp)") from None
+
+
+def temporal(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    ms = events["timestamp"].dt.epoch("ms")
+    if cfg.test_start is not None:
+        t2 = _parse_date(cfg.test_start, "split.test_start")
+    else:
+        t2 = datetime.utcfromtimestamp(ms.quantile(1.0 - cfg.test_frac, "higher") / 1000)
+    if cfg.valid_start is not None:
+        t1 = _parse_date(cfg.valid_start, "split.valid_start")
+    else:
+        q = 1.0 - cfg.test_frac - cfg.valid_frac
+        if q <= 0:
+            raise ConfigError("split.valid_frac + split.test_frac: must be < 1")
+        t1 = datetime.utcfromtimestamp(ms.quantile(q, "higher") / 1000) if cfg.valid_frac > 0 else t2
+    if t1 > t2:
+        raise ConfigError(f"split: valid_start {t1} is after test_start {t2}")
+    ts = pl.col("timestamp")
+    out = Split(
+        train=events.filter(ts < t1),
+        valid=events.filter((ts >= t1) & (ts < t2)),
+        test=events.filter(ts >= t2),
+        info={"method": "temporal", "t1": str(t1), "t2": str(t2)},
+    )
+    if out.train.height == 0 or out.test.height == 0:
+        raise DataError(f"split: the temporal cutoffs t1={t1}, t2={t2} leave an empty train or test window")
+    return out
+
+
+def leave_last(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    held = cfg.n_valid + cfg.n_test
+    ranked = events.sort(["user_id", "timestamp", "item_id"]).with_columns(
+        _from_end=pl.int_range(pl.len()).reverse().over("user_id"),
+        _count=pl.len().over("user_id"),
+    )
+    eligible = pl.col("_count") >= cfg.min_train + held
+    is_test = eligible & (pl.col("_from_end") < cfg.n_test)
+    is_valid = eligible & (pl.col("_from_end") >= cfg.n_test) & (pl.col("_from_end") < held)
+    drop = ["_from_end", "_count"]
+    return Split(
+        train=ranked.filter(~is_test & ~is_valid).drop(drop),
+        valid=ranked.filter(is_valid).drop(drop),
+        test=ranked.filter(is_test).drop(drop),
+        info={"method": "leave_last", "n_valid": cfg.n_valid, "n_test": cfg.n_test},
+    )
+
+
+METHODS = {"temporal": temporal, "leave_last": leave_last}
+
+
+def split_events(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    split = METHODS[cfg.method](events, cfg)
+    return flag_cold(split)
+
+
+def flag_cold(split: Split) -> Split:
+    """Mark valid/test rows whose user or item never occurs in train."""
+    users = split.train["user_id"].unique().implode()
+    items = split.train["item_id"].unique().implode()
+
+    def flag(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(
+            cold_user=~pl.col("user_id").is_in(users),
+            cold_item=~pl.col("item_id").is_in(items),
+        )
+
+    return Split(flag(split.train), flag(split.valid), flag(split.test), split.info)
+
+
+def report(split: Split) -> dict[str, Any]:
+    """Counts, date ranges and cold shares of each window."""
+    out: dict[str, Any] = dict(split.info)
+    for name, frame in split.windows().items():
+        entry: dict[str, Any] = {
+            "events": frame.height,
+            "users": frame["user_id"].n_unique(),
+            "items": frame["item_id"].n_unique(),
+        }
+        if frame.height:
+            entry["first"] = str(frame["timestamp"].min())
+            entry["last"] = str(frame["timestamp"].max())
+        if name != "train" and frame.height:
+            cold_users = frame.filter(pl.col("cold_user"))["user_id"].n_unique()
+            cold_items = frame.filter(pl.col("cold_item"))["item_id"].n_unique()
+            entry["cold_users"] = cold_users
+            entry["cold_user_share"] = round(cold_users / max(entry["users"], 1), 4)
+            entry["cold_items"] = cold_items
+            entry["cold_item_share"] = round(cold_items / max(entry["items"], 1), 4)
+            entry["cold_user_event_share"] = round(float(frame["cold_user"].mean()), 4)
+        out[name] = entry
+    return out

@@ -1,0 +1,1 @@
+"""Evaluation: vectorised full-ranking metrics, protocols and reports."""

@@ -1,0 +1,130 @@
+"""Full-ranking top-k metrics, vectorised over batches of users.
+
+Binary relevance. For a user with relevant set R (|R| >= 1) and a ranked list
+whose first k positions hold hits h_1..h_k:
+
+  precision@k       sum(h) / k
+  recall@k          sum(h) / |R|                  (RecBole, ranx)
+  recall_capped@k   sum(h) / min(k, |R|)          (Mult-VAE/EASE papers)
+  hit_rate@k        1 if sum(h) > 0
+  mrr@k             1 / rank of the first hit (0 if none in the top k)
+  ndcg@k            sum(h_i / log2(i+1)) / sum_{i <= min(k,|R|)} 1 / log2(i+1)
+  map@k             sum(h_i * precision@i) / |R|            (ranx, trec_eval)
+  map_capped@k      sum(h_i * precision@i) / min(k, |R|)    (implicit, Spark)
+  coverage@k        share of the catalog in at least one top-k list
+
+Users with no relevant item are not scored (they are counted and reported,
+never silently given 0 or 1). Padding (-1, fewer than k items available)
+never counts as a hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from recsys_cli.models.base import Recs
+from recsys_cli.progress import progress_bar
+
+METRICS = ("ndcg", "recall", "recall_capped", "precision", "map", "map_capped", "mrr", "hit_rate")
+
+RecommendFn = Callable[[np.ndarray, int, sp.csr_matrix | None], Recs]
+
+
+def hits_matrix(top: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
+    """``hits[i, r]``: is ``top[i, r]`` among the non-zeros of ``relevant`` row i."""
+    n_rows, n_cols = relevant.shape
+    rel = relevant.tocsr()
+    if not rel.has_sorted_indices:
+        rel = rel.sorted_indices()
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(rel.indptr))
+    keys = rows * n_cols + rel.indices
+    if keys.size == 0:
+        return np.zeros(top.shape, dtype=bool)
+    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + top
+    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+    return (keys[pos] == query) & (top >= 0)
+
+
+def per_user(hits: np.ndarray, n_relevant: np.ndarray, ks: list[int]) -> dict[str, np.ndarray]:
+    """Every metric at every k for each row (rows must have n_relevant >= 1)."""
+    n_rel = n_relevant.astype(np.float64)
+    kmax = max(ks)
+    if hits.shape[1] < kmax:
+        hits = np.pad(hits, ((0, 0), (0, kmax - hits.shape[1])))
+    h = hits[:, :kmax].astype(np.float64)
+    disc = 1.0 / np.log2(np.arange(2, kmax + 2))
+    idcg_cum = np.cumsum(disc)
+    cum_hits = np.cumsum(h, axis=1)
+    prec_at = cum_hits / np.arange(1, kmax + 1)
+    ap_terms = np.cumsum(h * prec_at, axis=1)
+    dcg = np.cumsum(h * disc, axis=1)
+    first = np.where(h.any(axis=1), h.argmax(axis=1), kmax)  # 0-based rank of first hit
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        nh = cum_hits[:, k - 1]
+        cap = np.minimum(k, n_rel)
+        out[f"ndcg@{k}"] = dcg[:, k - 1] / idcg_cum[cap.astype(np.int64) - 1]
+        out[f"recall@{k}"] = nh / n_rel
+        out[f"recall_capped@{k}"] = nh / cap
+        out[f"precision@{k}"] = nh / k
+        out[f"map@{k}"] = ap_terms[:, k - 1] / n_rel
+        out[f"map_capped@{k}"] = ap_terms[:, k - 1] / cap
+        out[f"mrr@{k}"] = np.where(first < k, 1.0 / (first + 1), 0.0)
+        out[f"hit_rate@{k}"] = (nh > 0).astype(np.float64)
+    return out
+
+
+@dataclass
+class EvalResult:
+    summary: dict[str, float]
+    per_user: pl.DataFrame
+    top: np.ndarray = field(repr=False)  # (n_users, kmax) recommended item indices
+    users: np.ndarray = field(repr=False)
+
+
+def evaluate(
+    recommend: RecommendFn,
+    users: np.ndarray,
+    relevant: sp.csr_matrix,
+    n_items: int,
+    ks: list[int],
+    exclude: sp.csr_matrix | None = None,
+    batch_size: int = 2048,
+    show_progress: bool = False,
+    description: str = "evaluating",
+) -> EvalResult:
+    """Rank all items for ``users`` and score the top-k against ``relevant``.
+
+    ``relevant`` and ``exclude`` are full user x item matrices; only the rows
+    of ``users`` with at least one relevant item are evaluated.
+    """
+    ks = sorted(set(ks))
+    kmax = max(ks)
+    users = np.asarray(users, dtype=np.int64)
+    n_rel_all = np.diff(relevant.indptr)
+    users = users[n_rel_all[users] > 0]
+    top = np.full((users.size, kmax), -1, dtype=np.int32)
+    scores: dict[str, list[np.ndarray]] = {}
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task(description, total=users.size, visible=show_progress)
+        for start in range(0, users.size, batch_size):
+            batch = users[start : start + batch_size]
+            recs = recommend(batch, kmax, exclude[batch] if exclude is not None else None)
+            top[start : start + batch.size] = recs.items
+            hits = hits_matrix(recs.items, relevant[batch])
+            for name, values in per_user(hits, n_rel_all[batch], ks).items():
+                scores.setdefault(name, []).append(values)
+            bar.advance(task, batch.size)
+    columns = {name: np.concatenate(parts) for name, parts in scores.items()} if users.size else {}
+    summary: dict[str, float] = {name: float(values.mean()) for name, values in columns.items()}
+    for k in ks:
+        shown = np.unique(top[:, :k])
+        summary[f"coverage@{k}"] = float((shown >= 0).sum() / n_items) if n_items else 0.0
+    summary["users"] = int(users.size)
+    frame = pl.DataFrame({"user_idx": users.astype(np.int32), **columns}) if users.size else pl.DataFrame()
+    return EvalResult(summary=summary, per_user=frame, top=top, users=users)

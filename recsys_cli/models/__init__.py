@@ -1,0 +1,69 @@
+"""The model registry: a plain dict from name to class (DESIGN principle 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from recsys_cli.config import Config, ModelConfig, ParamSpace
+from recsys_cli.errors import ConfigError
+from recsys_cli.models.als import ALS
+from recsys_cli.models.base import Recommender, Recs, TrainData, rank
+from recsys_cli.models.popularity import Popularity
+from recsys_cli.schema import from_dict
+
+REGISTRY: dict[str, type] = {
+    "popularity": Popularity,
+    "als": ALS,
+}
+
+__all__ = ["REGISTRY", "Recommender", "Recs", "TrainData", "build", "check_config", "load_model", "rank"]
+
+
+def model_class(name: str) -> type:
+    if name not in REGISTRY:
+        raise ConfigError(f"model.name: unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def params_of(cfg: ModelConfig, overrides: dict[str, Any] | None = None) -> Any:
+    cls = model_class(cfg.name)
+    return from_dict(cls.Params, {**cfg.params, **(overrides or {})}, where="model")
+
+
+def build(cfg: ModelConfig, overrides: dict[str, Any] | None = None, **kwargs: Any) -> Recommender:
+    cls = model_class(cfg.name)
+    return cls(params_of(cfg, overrides), **kwargs)
+
+
+def load_model(path: Path) -> Recommender:
+    from recsys_cli.manifest import read_manifest
+
+    name = read_manifest(Path(path), verify=False).get("model")
+    return model_class(str(name)).load(Path(path))
+
+
+def check_config(cfg: Config) -> None:
+    """Validate what config.py cannot: the model's params and the tuning spaces."""
+    params_of(cfg.model)
+    for model_name, space in cfg.tune.spaces.items():
+        cls = model_class(model_name)
+        fields = set(cls.Params.__dataclass_fields__)
+        for key, spec in space.items():
+            where = f"tune.spaces.{model_name}.{key}"
+            if key not in fields:
+                raise ConfigError(f"{where}: {model_name} has no param {key!r}; params: {', '.join(sorted(fields))}")
+            _check_space(spec, where)
+
+
+def _check_space(spec: ParamSpace, where: str) -> None:
+    if spec.type == "categorical":
+        if not spec.choices:
+            raise ConfigError(f"{where}.choices: a categorical space needs a non-empty list of choices")
+        return
+    if spec.low is None or spec.high is None:
+        raise ConfigError(f"{where}: an {spec.type} space needs low and high")
+    if spec.low > spec.high:
+        raise ConfigError(f"{where}: low ({spec.low}) is above high ({spec.high})")
+    if spec.log and spec.low <= 0:
+        raise ConfigError(f"{where}.low: a log space needs low > 0")

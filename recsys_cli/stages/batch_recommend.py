@@ -1,0 +1,50 @@
+"""batch-recommend: top-k for every known user to data/recs/recommendations.parquet.
+
+Users without train history get the popularity fallback; items a user has
+interacted with in any window are not recommended again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.atomic import atomic_dir
+from recsys_cli.config import Config
+from recsys_cli.models.fallback import WithFallback
+from recsys_cli.progress import progress_bar, status
+from recsys_cli.stages.inputs import WINDOWS, ids, matrix, trained_model, window
+
+
+def run(cfg: Config) -> None:
+    users, items = ids(cfg)
+    frames = {name: window(cfg, name) for name in WINDOWS}
+    seen_train = matrix(frames["train"], users, items)
+    history = matrix(pl.concat([f.select("user_idx", "item_idx", "weight") for f in frames.values()]), users, items)
+    model, fallback = trained_model(cfg)
+    recommender = WithFallback.from_history(model, fallback, seen_train)
+    k, size, n = cfg.recommend.k, cfg.recommend.batch_size, len(users)
+    top_items = np.empty((n, k), dtype=np.int32)
+    top_scores = np.empty((n, k), dtype=np.float32)
+    with progress_bar() as bar:
+        task = bar.add_task(f"top-{k} for {n:,} users", total=n)
+        for start in range(0, n, size):
+            batch = np.arange(start, min(start + size, n))
+            recs = recommender.recommend(batch, k, history[batch])
+            top_items[batch], top_scores[batch] = recs.items, recs.scores
+            bar.advance(task, batch.size)
+    user_idx = np.repeat(np.arange(n), k)
+    flat_items = top_items.ravel()
+    keep = flat_items >= 0
+    frame = pl.DataFrame(
+        {
+            "user_id": users.external(user_idx[keep]),
+            "rank": (np.tile(np.arange(1, k + 1), n)[keep]).astype(np.int16),
+            "item_id": items.external(flat_items[keep]),
+            "score": top_scores.ravel()[keep],
+            "fallback": ~recommender.known[user_idx[keep]],
+        }
+    )
+    with atomic_dir(cfg.paths.recs) as tmp:
+        frame.write_parquet(tmp / "recommendations.parquet")
+    status(f"batch-recommend: {frame.height:,} rows for {n:,} users -> {cfg.paths.recs / 'recommendations.parquet'}")
