@@ -59,9 +59,9 @@ class ALS:
         )
 
     def fit(self, data: TrainData) -> Self:
-        model = self._implicit_model(data.seed)
         matrix = data.matrix.astype(np.float32)
         with progress_bar(transient=True) as bar, threadpool_limits(1, "blas"):
+            model = self._implicit_model(data.seed)
             task = bar.add_task("ALS iterations", total=self.params.iterations, visible=self.show_progress)
             model.fit(matrix, show_progress=False, callback=lambda *_: bar.advance(task))
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)

@@ -25,6 +25,7 @@ EVENT_NAMES = ("view", "add_to_cart", "purchase")
 TASTE = 5.0  # weight of taste in the choice (higher: more personal, less popular)
 CANDIDATES = 24  # candidates per slot in the resampling
 OTHER_CATEGORY = 0.15  # a slot from another of the shopper's categories
+BROWSE = 0.15  # a slot from what the whole shop is browsing (home page, bestsellers)
 RETURN = 0.35  # a session revisits a product of the previous session
 STAY_ON_DEVICE = 0.85
 BUY_SESSION = 0.15  # base chance that a session is a buying one
@@ -79,6 +80,8 @@ class Simulator:
         median = np.array([lf.median_price for _, lf in vocab.LEAVES]) * PRICE_LEVEL
         self.rel_price = (np.log(catalog.price) - np.log(median[catalog.leaf])).astype(np.float32)
         self.consumable = np.array([lf.consumable for _, lf in vocab.LEAVES])[catalog.leaf]
+        traffic = np.array([top.traffic * lf.traffic for top, lf in vocab.LEAVES])
+        self.leaf_traffic_cdf = np.cumsum(traffic) / traffic.sum()
         self.conversion = np.array([top.conversion for top, _ in vocab.LEAVES])[catalog.leaf]
 
     # ------------------------------------------------------------------ sessions
@@ -173,6 +176,8 @@ class Simulator:
         leaf = intent[slot_sess]
         other = np.flatnonzero(rng.random(slot_sess.size) < OTHER_CATEGORY)
         leaf[other] = _sample_rows(sh.leaf_cdf[user[other]], rng.random(other.size))
+        browse = np.flatnonzero(rng.random(slot_sess.size) < BROWSE)
+        leaf[browse] = np.searchsorted(self.leaf_traffic_cdf, rng.random(browse.size)).clip(0, len(vocab.LEAVES) - 1)
         day = start[slot_sess] / 86400.0
 
         items = np.empty(slot_sess.size, dtype=np.int64)

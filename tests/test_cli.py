@@ -1,0 +1,118 @@
+"""The recsys CLI through Typer's runner: help, config, errors, and a whole tiny run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from recsys_cli.bundle import read_bundle
+from recsys_cli.cli import app
+
+runner = CliRunner()
+STAGES = ["ingest", "split", "features", "train", "tune", "eval", "batch-recommend", "export"]
+
+
+def test_help_lists_every_stage_run_and_config() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in [*STAGES, "run", "config"]:
+        assert f" {name} " in result.output
+
+
+@pytest.mark.parametrize("command", [*STAGES, "run", "config"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output and "--params" in result.output
+
+
+def test_config_prints_composed_yaml() -> None:
+    result = runner.invoke(app, ["config", "model.factors=99"])
+    assert result.exit_code == 0
+    assert "factors: 99" in result.output
+
+
+def test_unknown_key_exits_2_with_one_line() -> None:
+    result = runner.invoke(app, ["train", "model.factorz=128"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "model.factorz: unknown key" in lines[0] and "factors" in lines[0]
+
+
+def test_bad_value_exits_2() -> None:
+    result = runner.invoke(app, ["config", "data.scale=huge"])
+    assert result.exit_code == 2
+    assert "data.scale: 'huge' is not allowed; choose one of: tiny, small, medium, full" in " ".join(result.output.split())
+
+
+def test_stage_without_inputs_says_what_to_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", f"paths.root={tmp_path}"])
+    assert result.exit_code == 1
+    assert "run `recsys split` first" in " ".join(result.output.split())
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    result = runner.invoke(app, ["run", "data.scale=tiny", f"paths.root={root}", "tune.trials=2"])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_run_writes_every_stage_output(tiny_run: Path) -> None:
+    data = tiny_run / "data"
+    for path in [
+        "interim/events.parquet", "interim/items.parquet", "processed/train.parquet",
+        "processed/split_report.json", "features/tfidf.npz", "features/item_popularity.parquet",
+        "tune/best_params.json", "models/als/model/manifest.json", "recs/recommendations.parquet",
+        "bundle/manifest.json",
+    ]:
+        assert (data / path).is_file(), path
+    leftovers = [p for p in tiny_run.rglob(".*tmp-*")]
+    assert not leftovers
+
+
+def test_metrics_json_has_flat_keys(tiny_run: Path) -> None:
+    metrics = json.loads((tiny_run / "reports" / "metrics.json").read_text())
+    assert metrics["model"] == "als"
+    for k in (5, 10, 20):
+        for name in ("ndcg", "recall", "recall_capped", "precision", "map", "mrr", "hit_rate", "coverage"):
+            value = metrics[f"{name}@{k}"]
+            assert 0.0 <= value <= 1.0
+    assert metrics["users"] > 0
+    assert metrics["recall@20"] >= metrics["recall@5"]
+
+
+def test_batch_recommendations_cover_every_user_without_seen_items(tiny_run: Path) -> None:
+    recs = pl.read_parquet(tiny_run / "data" / "recs" / "recommendations.parquet")
+    events = pl.read_parquet(tiny_run / "data" / "interim" / "events.parquet")
+    users = pl.read_parquet(tiny_run / "data" / "interim" / "users.parquet")
+    assert set(recs["user_id"].unique()) == set(users["user_id"]) | set(events["user_id"])
+    assert recs.group_by("user_id").len()["len"].max() == 10
+    overlap = recs.join(events.select("user_id", "item_id").unique(), on=["user_id", "item_id"], how="inner")
+    assert overlap.height == 0
+
+
+def test_bundle_loads_and_scores_like_the_trained_model(tiny_run: Path) -> None:
+    from recsys_cli.models import load_model
+
+    bundle = read_bundle(tiny_run / "data" / "bundle")
+    trained = load_model(tiny_run / "data" / "models" / "als" / "model")
+    users = np.arange(5)
+    np.testing.assert_array_equal(bundle.model.score(users), trained.score(users))
+    assert len(bundle.items) == bundle.catalog.height
+
+
+def test_params_file_drives_a_stage(tiny_run: Path, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    result = runner.invoke(app, ["config", "--out", str(params), "data.scale=tiny", f"paths.root={tiny_run}", "model=popularity"])
+    assert result.exit_code == 0
+    result = runner.invoke(app, ["train", "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    assert (tiny_run / "data" / "models" / "popularity" / "model" / "manifest.json").is_file()
