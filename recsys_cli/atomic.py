@@ -41,12 +41,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        if path.exists():
+        if path.is_dir() and not path.is_symlink():
             old = _tmp_sibling(path)
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
+            if path.exists() or path.is_symlink():
+                path.unlink()
             os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -14,15 +14,16 @@ def preprocess(events: pl.DataFrame, cfg: PreprocessConfig) -> tuple[pl.DataFram
     """The cleaned events with a ``weight`` column, and how many rows each step removed."""
     stats: dict[str, Any] = {"input": events.height}
     known = list(cfg.event_weights)
-    unknown = events.filter(~pl.col("event").is_in(known))
+    is_known = pl.col("event").is_in(known).fill_null(False)
+    unknown = events.filter(~is_known)
     if unknown.height:
-        kinds = sorted(unknown["event"].unique().drop_nulls().to_list())
+        kinds = sorted(str(k) for k in unknown["event"].unique().to_list())
         if not cfg.drop_unknown_events:
             raise DataError(
                 f"events: event type(s) {kinds} have no weight in data.preprocess.event_weights "
                 f"(known: {', '.join(known)}); add them or set data.preprocess.drop_unknown_events=true"
             )
-        events = events.filter(pl.col("event").is_in(known))
+        events = events.filter(is_known)
     stats["dropped_unknown_event"] = unknown.height
 
     if cfg.rating_threshold is not None:

@@ -51,7 +51,12 @@ def temporal(events: pl.DataFrame, cfg: SplitConfig) -> Split:
             raise ConfigError("split.valid_frac + split.test_frac: must be < 1")
         t1 = datetime.utcfromtimestamp(ms.quantile(q, "higher") / 1000) if cfg.valid_frac > 0 else t2
     if t1 > t2:
-        raise ConfigError(f"split: valid_start {t1} is after test_start {t2}")
+        if cfg.valid_start is None:
+            raise ConfigError(
+                f"split.test_start: {t2} is before the valid cutoff {t1} that valid_frac/test_frac give; "
+                "set split.valid_start too"
+            )
+        raise ConfigError(f"split.valid_start: {t1} is after split.test_start {t2}")
     ts = pl.col("timestamp")
     out = Split(
         train=events.filter(ts < t1),

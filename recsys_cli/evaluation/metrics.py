@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_cli.models.base import Recs
+from recsys_cli.models.base import Recs, row_batch
 from recsys_cli.progress import progress_bar
 
 METRICS = ("ndcg", "recall", "recall_capped", "precision", "map", "map_capped", "mrr", "hit_rate")
@@ -109,6 +109,7 @@ def evaluate(
     n_rel_all = np.diff(relevant.indptr)
     users = users[n_rel_all[users] > 0]
     top = np.full((users.size, kmax), -1, dtype=np.int32)
+    batch_size = row_batch(n_items, batch_size)
     scores: dict[str, list[np.ndarray]] = {}
     with progress_bar(transient=True) as bar:
         task = bar.add_task(description, total=users.size, visible=show_progress)

@@ -117,5 +117,9 @@ def rank(
     return Recs(items=out_items, scores=top_scores.astype(np.float32))
 
 
-def batches(n: int, size: int) -> range:
-    return range(0, n, size)
+MAX_CELLS = 1 << 24  # scores held at once: 16M floats (~64 MB, plus ~128 MB of top-k indices)
+
+
+def row_batch(n_items: int, requested: int) -> int:
+    """Users per scoring batch: as requested, but never more than MAX_CELLS scores."""
+    return max(1, min(requested, MAX_CELLS // max(n_items, 1)))

@@ -11,6 +11,7 @@ import polars as pl
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
+from recsys_cli.models.base import row_batch
 from recsys_cli.models.fallback import WithFallback
 from recsys_cli.progress import progress_bar, status
 from recsys_cli.stages.inputs import WINDOWS, ids, matrix, trained_model, window
@@ -23,7 +24,8 @@ def run(cfg: Config) -> None:
     history = matrix(pl.concat([f.select("user_idx", "item_idx", "weight") for f in frames.values()]), users, items)
     model, fallback = trained_model(cfg)
     recommender = WithFallback.from_history(model, fallback, seen_train)
-    k, size, n = cfg.recommend.k, cfg.recommend.batch_size, len(users)
+    k, n = cfg.recommend.k, len(users)
+    size = row_batch(len(items), cfg.recommend.batch_size)
     top_items = np.empty((n, k), dtype=np.int32)
     top_scores = np.empty((n, k), dtype=np.float32)
     with progress_bar() as bar:

@@ -142,7 +142,8 @@ class Simulator:
         c_time = first_view + rng.integers(10, 120, c_slot.size)
         bought = rng.random(c_slot.size) < CHECKOUT
         p_slot = c_slot[bought]
-        p_time = last_view[slot_sess[p_slot]] + rng.integers(60, 600, p_slot.size)
+        # checkout after the last view and after the item went into the cart
+        p_time = np.maximum(last_view[slot_sess[p_slot]], c_time[bought]) + rng.integers(60, 600, p_slot.size)
 
         sess_of = np.concatenate([v_sess, slot_sess[c_slot], slot_sess[p_slot]])
         out = Block(
