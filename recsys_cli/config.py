@@ -82,7 +82,7 @@ class DataConfig:
 
 @dataclass
 class SplitConfig:
-    method: Literal["temporal", "leave_last"] = "temporal"
+    method: Literal["temporal", "leave_last", "random_ratio"] = "temporal"
     valid_frac: float = bound(0.1, ge=0.0, lt=1.0)
     test_frac: float = bound(0.1, gt=0.0, lt=1.0)
     valid_start: str | None = None
@@ -90,6 +90,8 @@ class SplitConfig:
     n_valid: int = bound(1, ge=0)
     n_test: int = bound(1, ge=1)
     min_train: int = bound(1, ge=1)
+    rounding: Literal["floor", "nearest"] = "floor"
+    seed: int = 0
 
 
 # ----------------------------------------------------------------------- features
@@ -148,11 +150,22 @@ class TuneConfig:
 
 @dataclass
 class EvalConfig:
+    task: Literal["ranking", "rating"] = "ranking"
     k: list[int] = field(default_factory=lambda: [5, 10, 20])
     relevant_events: list[str] | None = None
     exclude_seen: bool = True
+    exclude_windows: list[Literal["train", "valid"]] = field(default_factory=lambda: ["train"])
     batch_size: int = bound(2048, ge=1)
     metric: str = "ndcg@10"
+    folds: int = bound(0, ge=0)
+    fold_seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """How the train stage fits: on train only, or refit on train+valid at the end."""
+
+    refit_with_valid: bool = False
 
 
 @dataclass
@@ -220,6 +233,7 @@ class Config:
     eval: EvalConfig
     recommend: RecommendConfig
     paths: PathsConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,6 +5,8 @@ temporal    one global clock: train < t1 <= valid < t2 <= test (the default;
 leave_last  per user: the last ``n_test`` events are test, the ``n_valid``
             before them valid (leaks other users' future into train; offered
             for comparison with published protocols)
+random_ratio per user, a random share to test and valid (RecBole's and
+            Microsoft Recommenders' protocols on MovieLens; ignores time)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from recsys_cli.config import SplitConfig
@@ -87,7 +90,48 @@ def leave_last(events: pl.DataFrame, cfg: SplitConfig) -> Split:
     )
 
 
-METHODS = {"temporal": temporal, "leave_last": leave_last}
+def random_ratio(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    """Per user, a seeded random ``test_frac`` to test and ``valid_frac`` to valid.
+
+    Counts per user: ``floor`` (RecBole: floor(frac * n), at least one when the
+    user has two or more events and frac > 0) or ``nearest`` (Microsoft
+    Recommenders' stratified split: the train share is round((1 - frac) * n)).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    keyed = events.with_row_index("_row").with_columns(_key=pl.Series(rng.random(events.height)))
+    ranked = keyed.sort(["user_id", "_key"]).with_columns(
+        _pos=pl.int_range(pl.len()).over("user_id"),
+        _n=pl.len().over("user_id"),
+    )
+    n = pl.col("_n").cast(pl.Float64)
+
+    def count(frac: float) -> pl.Expr:
+        if frac <= 0:
+            return pl.lit(0)
+        if cfg.rounding == "nearest":
+            return (n - ((1.0 - frac) * n).round(0)).cast(pl.Int64)
+        base = (frac * n).floor().cast(pl.Int64)
+        return pl.when((base == 0) & (pl.col("_n") >= 2)).then(1).otherwise(base)
+
+    ranked = ranked.with_columns(_test=count(cfg.test_frac), _valid=count(cfg.valid_frac))
+    ranked = ranked.with_columns(  # never leave a user without a train event
+        _valid=pl.min_horizontal(pl.col("_valid"), pl.max_horizontal(pl.col("_n") - pl.col("_test") - 1, 0))
+    )
+    from_end = pl.col("_n") - 1 - pl.col("_pos")
+    is_test = from_end < pl.col("_test")
+    is_valid = ~is_test & (from_end < pl.col("_test") + pl.col("_valid"))
+    drop = ["_row", "_key", "_pos", "_n", "_test", "_valid"]
+    order = ["timestamp", "user_id", "item_id"]
+    return Split(
+        train=ranked.filter(~is_test & ~is_valid).drop(drop).sort(order),
+        valid=ranked.filter(is_valid).drop(drop).sort(order),
+        test=ranked.filter(is_test).drop(drop).sort(order),
+        info={"method": "random_ratio", "valid_frac": cfg.valid_frac, "test_frac": cfg.test_frac,
+              "rounding": cfg.rounding, "seed": cfg.seed},
+    )
+
+
+METHODS = {"temporal": temporal, "leave_last": leave_last, "random_ratio": random_ratio}
 
 
 def split_events(events: pl.DataFrame, cfg: SplitConfig) -> Split:

@@ -8,7 +8,7 @@ top-k :class:`Recs`, excluding whatever the caller asks (seen items).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
@@ -29,12 +29,24 @@ class Recs:
 
 @dataclass
 class TrainData:
-    """What ``fit`` sees: the train window only."""
+    """What ``fit`` sees: the fit window (train, or train+valid on a refit) and no later data.
+
+    ``valid`` is the binary valid-window relevance (seen items removed) for
+    early stopping and blend weights; it is None on a refit. ``ratings``
+    holds explicit ratings where the data has them (else None).
+    """
 
     matrix: sp.csr_matrix  # users x items, summed event weights
-    events: pl.DataFrame | None = None  # train events with user_idx, item_idx, timestamp, weight
+    events: pl.DataFrame | None = None  # fit-window events with user_idx, item_idx, timestamp, weight, event
     items: pl.DataFrame | None = None  # catalog rows in item-index order
+    users: pl.DataFrame | None = None  # user rows in user-index order
+    features: Any = None  # recsys_cli.features.store.Features, when the features stage has run
+    valid: sp.csr_matrix | None = None
+    ratings: sp.csr_matrix | None = None
     seed: int = 42
+
+    def without_valid(self) -> TrainData:
+        return replace(self, valid=None)
 
     @property
     def n_users(self) -> int:

@@ -48,15 +48,52 @@ def matrix(frame: pl.DataFrame, users: IdMap, items: IdMap, value: str | None = 
     return to_matrix(frame, len(users), len(items), value)
 
 
-def train_data(cfg: Config) -> TrainData:
+def user_table(cfg: Config, users: IdMap) -> pl.DataFrame:
+    """The user table in user-index order (rows for every indexed user)."""
+    frame = pl.read_parquet(need(cfg.paths.interim / "users.parquet", "ingest"))
+    order = pl.DataFrame({"user_id": users.ids})
+    return order.join(frame, on="user_id", how="left", maintain_order="left")
+
+
+def ratings(frame: pl.DataFrame, users: IdMap, items: IdMap) -> sp.csr_matrix | None:
+    """Explicit ratings (the latest per user and item), or None if the data has none."""
+    rated = frame.filter(pl.col("rating").is_not_null())
+    if rated.height == 0:
+        return None
+    last = rated.sort("timestamp").group_by("user_idx", "item_idx").agg(pl.col("rating").last())
+    return matrix(last, users, items, value="rating")
+
+
+def train_data(cfg: Config, refit: bool = False) -> TrainData:
+    """The fit window as models see it: train (or train+valid when ``refit``), valid relevance, features."""
+    from recsys_cli.features.store import load_features
+
     users, items = ids(cfg)
     train = window(cfg, "train")
+    valid = window(cfg, "valid")
+    fit = pl.concat([train, valid], how="vertical_relaxed") if refit else train
+    fit_matrix = matrix(fit, users, items)
+    valid_rel = None
+    if not refit and valid.height:
+        valid_rel = relevant(cfg, valid, users, items, fit_matrix)
+    feature_dir = cfg.paths.features
+    columns = [c for c in ("user_idx", "item_idx", "timestamp", "weight", "event", "rating", "session_id") if c in fit.columns]
     return TrainData(
-        matrix=matrix(train, users, items),
-        events=train.select("user_idx", "item_idx", "timestamp", "weight", "event"),
+        matrix=fit_matrix,
+        events=fit.select(columns),
         items=catalog(cfg, items),
+        users=user_table(cfg, users),
+        features=load_features(feature_dir) if (feature_dir / "tfidf.npz").is_file() else None,
+        valid=valid_rel,
+        ratings=ratings(fit, users, items),
         seed=cfg.seed,
     )
+
+
+def seen(cfg: Config, users: IdMap, items: IdMap) -> sp.csr_matrix:
+    """What counts as already seen at evaluation time: the ``eval.exclude_windows`` windows."""
+    frames = [window(cfg, name) for name in cfg.eval.exclude_windows]
+    return matrix(pl.concat([f.select("user_idx", "item_idx", "weight") for f in frames]), users, items)
 
 
 def relevant(cfg: Config, frame: pl.DataFrame, users: IdMap, items: IdMap, seen: sp.csr_matrix | None) -> sp.csr_matrix:

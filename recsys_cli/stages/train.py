@@ -8,7 +8,7 @@ from typing import Any
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
-from recsys_cli.models import build
+from recsys_cli.models import TrainData, build
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
@@ -30,21 +30,40 @@ def tuned_params(cfg: Config) -> tuple[dict[str, Any], str]:
     return dict(best["params"]), str(path)
 
 
-def run(cfg: Config) -> None:
+def fit_model(cfg: Config, overrides: dict[str, Any] | None = None, show_progress: bool = True) -> tuple[Any, TrainData]:
+    """Fit ``cfg.model`` on train (with valid for early stopping / blend weights).
+
+    With ``train.refit_with_valid`` the model is then refit on train+valid
+    with what the first fit learned (``fitted_params()``: epochs, weights).
+    Returns the model and the data of its final fit.
+    """
     data = train_data(cfg)
-    overrides, source = tuned_params(cfg)
     model = build(cfg.model, overrides)
     if hasattr(model, "show_progress"):
-        model.show_progress = True
-    status(f"train: {cfg.model.name} on {data.matrix.nnz:,} user-item pairs; params from {source}")
-    started = time.perf_counter()
+        model.show_progress = show_progress
     model.fit(data)
+    if cfg.train.refit_with_valid:
+        params = model.fitted_params() if hasattr(model, "fitted_params") else model.params
+        data = train_data(cfg, refit=True)
+        model = type(model)(params)
+        if hasattr(model, "show_progress"):
+            model.show_progress = show_progress
+        model.fit(data)
+    return model, data
+
+
+def run(cfg: Config) -> None:
+    overrides, source = tuned_params(cfg)
+    status(f"train: {cfg.model.name}; params from {source}" + ("; refit on train+valid" if cfg.train.refit_with_valid else ""))
+    started = time.perf_counter()
+    model, data = fit_model(cfg, overrides)
     fit_seconds = time.perf_counter() - started
     fallback = Popularity().fit(data)
     info = {
         "model": cfg.model.name,
         "params": to_dict(model.params),
         "params_source": source,
+        "fit_windows": ["train", "valid"] if cfg.train.refit_with_valid else ["train"],
         "fit_seconds": round(fit_seconds, 3),
         "train_pairs": int(data.matrix.nnz),
         "n_users": data.n_users,

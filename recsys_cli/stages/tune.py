@@ -21,7 +21,8 @@ from recsys_cli.evaluation.metrics import evaluate
 from recsys_cli.models import build, params_of
 from recsys_cli.progress import progress_bar, status
 from recsys_cli.schema import to_dict
-from recsys_cli.stages.inputs import ids, relevant, train_data, window
+from recsys_cli.errors import StageInputError
+from recsys_cli.stages.inputs import train_data
 from recsys_cli.stages.train import BEST_PARAMS
 
 
@@ -50,8 +51,10 @@ def run(cfg: Config) -> None:
         return
 
     data = train_data(cfg)
-    users, items = ids(cfg)
-    rel = relevant(cfg, window(cfg, "valid"), users, items, data.matrix)
+    if data.valid is None:
+        raise StageInputError("tune: the valid window is empty; use a split with valid_frac > 0 (or n_valid > 0)")
+    rel = data.valid
+    n_items = data.n_items
     known = np.diff(data.matrix.indptr) > 0
     valid_users = np.flatnonzero(known & (np.diff(rel.indptr) > 0))
     metric = cfg.tune.metric
@@ -64,7 +67,7 @@ def run(cfg: Config) -> None:
         if hasattr(model, "show_progress"):
             model.show_progress = False
         model.fit(data)
-        result = evaluate(model.recommend, valid_users, rel, len(items), ks, exclude=data.matrix,
+        result = evaluate(model.recommend, valid_users, rel, n_items, ks, exclude=data.matrix,
                           batch_size=cfg.eval.batch_size)
         if metric not in result.summary:
             raise optuna.TrialPruned(f"metric {metric} not computed")
