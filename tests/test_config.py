@@ -34,7 +34,7 @@ def test_experiment_file_sets_a_protocol() -> None:
     [
         (["model.factorz=3"], "model.factorz: unknown key; allowed: alpha, factors, iterations, name, regularization"),
         (["+data.colour=red"], "data.colour: unknown key; allowed:"),
-        (["model=nosuch"], "model: unknown choice 'nosuch'; choose one of: als, popularity"),
+        (["model=nosuch"], "model: unknown choice 'nosuch'; choose one of: als, bpr, ease,"),
         (["split.method=random"], "split.method: 'random' is not allowed; choose one of: temporal, leave_last"),
         (["split.valid_frac=lots"], "split.valid_frac: expected a number, got 'lots'"),
         (["data.preprocess.min_user_interactions=0"], "data.preprocess.min_user_interactions: must be >= 1, got 0"),

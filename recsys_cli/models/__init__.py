@@ -9,12 +9,22 @@ from recsys_cli.config import Config, ModelConfig, ParamSpace
 from recsys_cli.errors import ConfigError
 from recsys_cli.models.als import ALS
 from recsys_cli.models.base import Recommender, Recs, TrainData, rank
+from recsys_cli.models.bpr import BPR
+from recsys_cli.models.ease import EASE
+from recsys_cli.models.itemknn import ItemKNN
+from recsys_cli.models.lmf import LMF
 from recsys_cli.models.popularity import Popularity
+from recsys_cli.models.rp3beta import RP3beta
 from recsys_cli.schema import from_dict
 
 REGISTRY: dict[str, type] = {
     "popularity": Popularity,
     "als": ALS,
+    "bpr": BPR,
+    "lmf": LMF,
+    "ease": EASE,
+    "itemknn": ItemKNN,
+    "rp3beta": RP3beta,
 }
 
 __all__ = ["REGISTRY", "Recommender", "Recs", "TrainData", "build", "check_config", "load_model", "rank"]

@@ -81,7 +81,7 @@ class RecommenderContract:
         for u in users:
             single = fitted.recommend(np.array([u]), 5, exclude=data.matrix[u])
             np.testing.assert_array_equal(single.items[0], batch.items[u])
-            np.testing.assert_allclose(single.scores[0], batch.scores[u], rtol=1e-5)
+            np.testing.assert_allclose(single.scores[0], batch.scores[u], rtol=1e-5, atol=1e-6)
 
     def test_seen_items_excluded(self, fitted, data: TrainData) -> None:
         users = np.arange(N_USERS)
