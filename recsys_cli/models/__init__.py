@@ -11,6 +11,7 @@ from recsys_cli.models.als import ALS
 from recsys_cli.models.base import Recommender, Recs, TrainData, rank
 from recsys_cli.models.bpr import BPR
 from recsys_cli.models.ease import EASE
+from recsys_cli.models.hybrid import Hybrid
 from recsys_cli.models.itemknn import ItemKNN
 from recsys_cli.models.lmf import LMF
 from recsys_cli.models.popularity import Popularity
@@ -25,6 +26,7 @@ REGISTRY: dict[str, type] = {
     "ease": EASE,
     "itemknn": ItemKNN,
     "rp3beta": RP3beta,
+    "hybrid": Hybrid,
 }
 
 __all__ = ["REGISTRY", "Recommender", "Recs", "TrainData", "build", "check_config", "load_model", "rank"]
