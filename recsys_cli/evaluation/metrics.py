@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_cli.models.base import Recs, row_batch
+from recsys_cli.topk import Recs, row_batch
 from recsys_cli.progress import progress_bar
 
 METRICS = ("ndcg", "recall", "recall_capped", "precision", "map", "map_capped", "mrr", "hit_rate")

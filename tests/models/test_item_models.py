@@ -104,3 +104,41 @@ def test_rp3beta_matches_the_dense_formula() -> None:
     w = (p_iu**alpha) @ (p_ui**alpha) / np.maximum(d.sum(0), 1)[None, :] ** beta
     np.fill_diagonal(w, 0.0)
     np.testing.assert_allclose(model.weights.toarray(), w, rtol=1e-4, atol=1e-6)
+
+
+def test_sequence_cooccurrence_weights_by_distance_in_history() -> None:
+    import datetime as dt
+
+    import polars as pl
+
+    from recsys_cli.models.itemitem import sequence_cooccurrence
+
+    t0 = dt.datetime(2024, 1, 1)
+    events = pl.DataFrame({
+        "user_idx": [0, 0, 0, 1, 1],
+        "item_idx": [0, 1, 2, 2, 0],
+        "timestamp": [t0 + dt.timedelta(minutes=m) for m in (0, 1, 2, 0, 1)],
+    })
+    w = 2.0
+    s = sequence_cooccurrence(events, 3, w).toarray()
+    near, far = np.exp(-1 / w), np.exp(-2 / w)
+    assert s[0, 1] == pytest.approx(near) and s[1, 0] == pytest.approx(near)
+    assert s[1, 2] == pytest.approx(near)
+    assert s[0, 2] == pytest.approx(far + near)  # user 0 two apart, user 1 adjacent
+    np.testing.assert_allclose(np.diag(s), [2, 1, 2])
+
+
+def test_ease_with_sequence_weight_zero_is_plain_ease() -> None:
+    import datetime as dt
+
+    import polars as pl
+
+    x = random_matrix(4)
+    coo = x.tocoo()
+    events = pl.DataFrame({"user_idx": coo.row, "item_idx": coo.col,
+                           "timestamp": [dt.datetime(2024, 1, 1)] * coo.nnz})
+    a = EASE(EASEParams(l2=3.0)).fit(TrainData(matrix=x)).weights
+    b = EASE(EASEParams(l2=3.0, sequence_weight=0.0)).fit(TrainData(matrix=x, events=events)).weights
+    np.testing.assert_array_equal(a, b)
+    c = EASE(EASEParams(l2=3.0, sequence_weight=0.5)).fit(TrainData(matrix=x, events=events)).weights
+    assert not np.allclose(a, c)
