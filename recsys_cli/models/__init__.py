@@ -11,11 +11,13 @@ from recsys_cli.models.als import ALS
 from recsys_cli.models.base import Recommender, Recs, TrainData, rank
 from recsys_cli.models.bpr import BPR
 from recsys_cli.models.ease import EASE
+from recsys_cli.models.embedding import Embedding
 from recsys_cli.models.hybrid import Hybrid
 from recsys_cli.models.itemknn import ItemKNN
 from recsys_cli.models.lmf import LMF
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.models.rp3beta import RP3beta
+from recsys_cli.models.tfidf import TFIDF
 from recsys_cli.schema import from_dict
 
 REGISTRY: dict[str, type] = {
@@ -26,6 +28,8 @@ REGISTRY: dict[str, type] = {
     "ease": EASE,
     "itemknn": ItemKNN,
     "rp3beta": RP3beta,
+    "tfidf": TFIDF,
+    "embedding": Embedding,
     "hybrid": Hybrid,
 }
 
