@@ -1,4 +1,9 @@
-"""The model registry: a plain dict from name to class (DESIGN principle 9)."""
+"""The model registry: a plain dict from name to class (DESIGN principle 9).
+
+Models whose imports are heavy (torch, sentence-transformers) are listed as
+"module:Class" strings and imported on first use, so `recsys --help` and the
+non-deep models never pay for torch.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from recsys_cli.models.als import ALS
 from recsys_cli.models.base import Recommender, Recs, TrainData, rank
 from recsys_cli.models.bpr import BPR
 from recsys_cli.models.ease import EASE
-from recsys_cli.models.embedding import Embedding
 from recsys_cli.models.hybrid import Hybrid
 from recsys_cli.models.itemknn import ItemKNN
 from recsys_cli.models.lmf import LMF
@@ -20,7 +24,7 @@ from recsys_cli.models.rp3beta import RP3beta
 from recsys_cli.models.tfidf import TFIDF
 from recsys_cli.schema import from_dict
 
-REGISTRY: dict[str, type] = {
+REGISTRY: dict[str, type | str] = {
     "popularity": Popularity,
     "als": ALS,
     "bpr": BPR,
@@ -29,7 +33,14 @@ REGISTRY: dict[str, type] = {
     "itemknn": ItemKNN,
     "rp3beta": RP3beta,
     "tfidf": TFIDF,
-    "embedding": Embedding,
+    "embedding": "recsys_cli.models.embedding:Embedding",
+    "svd": "recsys_cli.models.svd:SVD",
+    "svdpp": "recsys_cli.models.svdpp:SVDpp",
+    "knnbaseline": "recsys_cli.models.knnbaseline:KNNBaseline",
+    "neumf": "recsys_cli.models.neural.neumf:NeuMF",
+    "multvae": "recsys_cli.models.neural.multvae:MultVAE",
+    "widedeep": "recsys_cli.models.neural.widedeep:WideDeep",
+    "twotower": "recsys_cli.models.neural.twotower:TwoTower",
     "hybrid": Hybrid,
 }
 
@@ -39,7 +50,19 @@ __all__ = ["REGISTRY", "Recommender", "Recs", "TrainData", "build", "check_confi
 def model_class(name: str) -> type:
     if name not in REGISTRY:
         raise ConfigError(f"model.name: unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
+    entry = REGISTRY[name]
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, attr = entry.partition(":")
+        try:
+            entry = getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            raise ConfigError(
+                f"model {name!r} needs an optional dependency ({exc.name}); install it with: pip install -e '.[deep]'"
+            ) from None
+        REGISTRY[name] = entry
+    return entry
 
 
 def params_of(cfg: ModelConfig, overrides: dict[str, Any] | None = None) -> Any:
@@ -60,9 +83,21 @@ def load_model(path: Path) -> Recommender:
 
 
 def check_config(cfg: Config) -> None:
-    """Validate what config.py cannot: the model's params and the tuning spaces."""
-    params_of(cfg.model)
+    """Validate what config.py cannot: the model's params and the tuning spaces.
+
+    Spaces of models not yet imported (torch-based ones) are checked only
+    when that model is the one configured, so a config check never imports torch.
+    """
+    params = params_of(cfg.model)
+    if cfg.model.name == "hybrid":
+        for i, comp in enumerate(params.components):
+            cls = model_class(comp.name)
+            from_dict(cls.Params, comp.params, where=f"model.components[{i}].params")
     for model_name, space in cfg.tune.spaces.items():
+        if model_name not in REGISTRY:
+            raise ConfigError(f"tune.spaces.{model_name}: unknown model; choose from: {', '.join(sorted(REGISTRY))}")
+        if isinstance(REGISTRY[model_name], str) and model_name != cfg.model.name:
+            continue
         cls = model_class(model_name)
         fields = set(cls.Params.__dataclass_fields__)
         for key, spec in space.items():
