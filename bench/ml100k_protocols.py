@@ -35,6 +35,7 @@ from recsys_cli.stages import evaluate, features, ingest, split, train, tune
 ML100K = str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k")
 MODELS = ["popularity", "als", "bpr", "lmf", "ease", "itemknn", "rp3beta", "svd", "svdpp", "knnbaseline",
           "tfidf", "embedding", "neumf", "multvae", "widedeep", "twotower"]
+SLOW = {"svdpp", "knnbaseline", "embedding", "neumf", "multvae", "widedeep", "twotower"}
 COLUMNS = {
     "msr": ["map@10", "ndcg@10", "precision@10", "recall@10"],
     "recbole": ["recall@10", "mrr@10", "ndcg@10", "hit_rate@10", "precision@10"],
@@ -119,10 +120,12 @@ def peers(cfg: config.Config) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--protocol", choices=["msr", "recbole"], default="msr")
+    parser.add_argument("--slow-trials", type=int, default=5,
+                        help="trials for the slow models (surprise SVD++/KNN, content embeddings, torch models)")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--split-seeds", type=int, nargs="+", default=None)
     parser.add_argument("--models", nargs="+", default=MODELS)
-    parser.add_argument("--hybrid", nargs="*", default=["ease", "als", "multvae", "rp3beta"],
+    parser.add_argument("--hybrid", nargs="*", default=["ease", "als", "rp3beta", "itemknn", "multvae", "neumf"],
                         help="components of the meta hybrid (tuned params taken from the single runs)")
     parser.add_argument("--data", default=ML100K)
     args = parser.parse_args()
@@ -136,7 +139,7 @@ def main() -> None:
         ingest.run(cfg)
         split.run(cfg)
         features.run(cfg)
-        rows = [run_model(base, m, args.trials) for m in args.models]
+        rows = [run_model(base, m, args.slow_trials if m in SLOW else args.trials) for m in args.models]
         tuned = {r["model"]: r.get("tuned", {}) for r in rows}
         comps = [m for m in args.hybrid if any(r["model"] == m and "ndcg@10" in r for r in rows)]
         if comps:

@@ -51,6 +51,8 @@ def run_model(root: Path, scale: str, model: str, trials: int, extra: list[str] 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--slow-trials", type=int, default=5,
+                        help="trials for the slow models (surprise SVD++/KNN, content embeddings, torch models)")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--scale", default="small")
     parser.add_argument("--models", nargs="+", default=SINGLES)
@@ -60,7 +62,8 @@ def main() -> None:
     ingest.run(cfg)
     split.run(cfg)
     features.run(cfg)
-    rows = [run_model(root, args.scale, m, args.trials) for m in args.models]
+    slow = {"svdpp", "knnbaseline", "embedding", "neumf", "multvae", "widedeep", "twotower"}
+    rows = [run_model(root, args.scale, m, args.slow_trials if m in slow else args.trials) for m in args.models]
     tuned = {r["model"]: r.get("tuned params", {}) for r in rows}
     comps = ", ".join(
         "{name: %s, weight: 1.0, params: %s}" % (m, json.dumps(tuned.get(m, {})).replace('"', ""))

@@ -10,6 +10,10 @@ mode=meta   as late, but the weights are learned: components are fit on the
             the result is never worse on valid than any of them.
             ``fitted_params()`` returns the learned weights as a late blend,
             which is what a refit on train+valid uses.
+With ``objective=rating`` (explicit ratings) the blend predicts ratings:
+            weights and an intercept are fit by least squares on a random
+            ``meta_holdout`` share of the training ratings (components fit
+            on the rest), then the components are refit on all of them.
 mode=early  content and side features go into one learned model: EASE fit on
             the interactions stacked with the item features as extra rows
             (category, brand, price band one-hots and TF-IDF words; "collective
@@ -41,7 +45,7 @@ from recsys_cli.schema import bound, from_dict, to_dict
 @dataclass
 class Component:
     name: str
-    weight: float = bound(1.0, ge=0.0)
+    weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,11 +62,14 @@ def _default_components() -> list[Component]:
 @dataclass
 class HybridParams:
     mode: Literal["late", "meta", "early"] = "meta"
+    objective: Literal["ranking", "rating"] = "ranking"
     components: list[Component] = field(default_factory=_default_components)
     normalize: Literal["zscore", "minmax", "none"] = "zscore"
     meta_trials: int = bound(60, ge=0)
     meta_users: int = bound(3000, ge=1)
     meta_metric_k: int = bound(10, ge=1)
+    meta_holdout: float = bound(0.1, gt=0.0, lt=1.0)
+    intercept: float = 0.0  # rating objective: the blend's constant term (learned in meta mode)
     early_l2: float = bound(300.0, gt=0.0)
     early_side_weight: float = bound(0.3, ge=0.0)
     early_text_weight: float = bound(0.3, ge=0.0)
@@ -103,6 +110,8 @@ class Hybrid:
         self.early_weights: np.ndarray | None = None
         self.history = sp.csr_matrix((0, 0), dtype=np.float32)
         self.meta_report: dict[str, Any] = {}
+        self.intercept = 0.0
+        self.scale = (1.0, 5.0)
         self.n_users = 0
         self.n_items = 0
 
@@ -124,13 +133,65 @@ class Hybrid:
                 self.models.append(model.fit(data))
                 bar.advance(task)
         self.weights = np.array([c.weight for c in self.params.components], dtype=np.float32)
+        self.scale = self._rating_scale(data)
+        if self.params.objective == "rating":
+            if self.params.mode == "meta":
+                self.weights, self.intercept = self._learn_rating_weights(data)
+            else:
+                self.intercept = self.params.intercept
+            return self
         if self.params.mode == "meta":
             if data.valid is None:
                 raise RecsysError("hybrid mode=meta learns its weights on the valid window, which is empty here")
             self.weights = self._learn_weights(data)
         return self
 
+    @staticmethod
+    def _rating_scale(data: TrainData) -> tuple[float, float]:
+        if data.ratings is not None and data.ratings.nnz:
+            return float(data.ratings.data.min()), float(data.ratings.data.max())
+        return 1.0, 5.0
+
+    def _learn_rating_weights(self, data: TrainData) -> tuple[np.ndarray, float]:
+        if data.ratings is None:
+            raise RecsysError("hybrid objective=rating learns its weights from explicit ratings; this data has none")
+        coo = data.ratings.tocoo()
+        rng = np.random.default_rng(data.seed)
+        hold = rng.random(coo.nnz) < self.params.meta_holdout
+        keep = ~hold
+        part = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=data.ratings.shape)
+        binary = part.copy()
+        binary.data[:] = 1.0
+        sub = replace(data, ratings=part, matrix=binary, valid=None, events=None)
+        preds = []
+        for comp in self.params.components:
+            model = _build(comp)
+            if not hasattr(model, "predict"):
+                raise RecsysError(f"hybrid objective=rating: component {comp.name!r} does not predict ratings")
+            preds.append(model.fit(sub).predict(coo.row[hold], coo.col[hold]))
+        design = np.column_stack([*preds, np.ones(int(hold.sum()))])
+        solution, *_ = np.linalg.lstsq(design, coo.data[hold], rcond=None)
+        from recsys_cli.evaluation.rating import rmse_mae
+
+        self.meta_report = {
+            "holdout_ratings": int(hold.sum()),
+            "blend": rmse_mae(np.clip(design @ solution, *self.scale), coo.data[hold]),
+            "singles": {c.name: rmse_mae(p, coo.data[hold])["rmse"] for c, p in zip(self.params.components, preds, strict=True)},
+        }
+        return solution[:-1].astype(np.float32), float(solution[-1])
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings (objective=rating): the weighted components plus the intercept, clipped."""
+        if self.params.objective != "rating":
+            raise RecsysError("hybrid predicts ratings only with objective=rating")
+        total = np.full(len(users), self.intercept, dtype=np.float64)
+        for weight, model in zip(self.weights, self.models, strict=True):
+            total += float(weight) * model.predict(users, items)
+        return np.clip(total, *self.scale)
+
     def _component_scores(self, users: np.ndarray) -> list[np.ndarray]:
+        if self.params.objective == "rating":
+            return [np.asarray(m.score(users), dtype=np.float32) for m in self.models]
         return [normalise(m.score(users), self.params.normalize) for m in self.models]
 
     def _learn_weights(self, data: TrainData) -> np.ndarray:
@@ -207,7 +268,7 @@ class Hybrid:
         for comp, model, weight in zip(self.params.components, self.models, self.weights, strict=True):
             fitted = model.fitted_params() if hasattr(model, "fitted_params") else model.params
             comps.append(Component(comp.name, float(weight), to_dict(fitted)))
-        return replace(self.params, mode="late", components=comps)
+        return replace(self.params, mode="late", components=comps, intercept=self.intercept)
 
     # ------------------------------------------------------------------ scoring
     def score(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
@@ -215,7 +276,8 @@ class Hybrid:
         if self.params.mode == "early":
             w = self.early_weights if items is None else self.early_weights[:, items]
             return np.asarray(self.history[users] @ w, dtype=np.float32)
-        blend = np.zeros((users.size, self.n_items), dtype=np.float32)
+        blend = np.full((users.size, self.n_items), self.intercept if self.params.objective == "rating" else 0.0,
+                        dtype=np.float32)
         for weight, part in zip(self.weights, self._component_scores(users), strict=True):
             if weight:
                 blend += weight * part
@@ -238,7 +300,8 @@ class Hybrid:
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {"weights": self.weights}
+        arrays: dict[str, np.ndarray] = {"weights": self.weights, "intercept": np.array([self.intercept]),
+                                         "scale": np.array(self.scale)}
         if self.params.mode == "early":
             h = self.history
             arrays |= {"early": self.early_weights, "h_indptr": h.indptr, "h_indices": h.indices, "h_data": h.data}
@@ -258,6 +321,8 @@ class Hybrid:
         model = cls(params)
         model.n_users, model.n_items = manifest["n_users"], manifest["n_items"]
         model.weights = arrays["weights"]
+        model.intercept = float(arrays["intercept"][0])
+        model.scale = (float(arrays["scale"][0]), float(arrays["scale"][1]))
         model.meta_report = manifest.get("meta", {})
         if params.mode == "early":
             model.early_weights = arrays["early"]

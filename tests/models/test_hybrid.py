@@ -112,3 +112,22 @@ def test_early_fusion_needs_features() -> None:
 
     with pytest.raises(StageInputError, match="recsys features"):
         Hybrid(HybridParams(mode="early")).fit(TrainData(matrix=train))
+
+
+def test_rating_blend_learns_weights_on_a_holdout_and_predicts_ratings() -> None:
+    """Two noisy predictors of the same ratings: the least-squares blend beats both on new data."""
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 40
+    truth = np.clip(3 + rng.normal(0, 1, (n_users, 1)) * 0.5 + rng.normal(0, 1, (1, n_items)) * 0.7, 1, 5)
+    mask = rng.random((n_users, n_items)) < 0.6
+    ratings = sp.csr_matrix(np.where(mask, np.round(truth * 2) / 2, 0.0))
+    data = TrainData(matrix=(ratings > 0).astype(np.float32), ratings=ratings, seed=1)
+    comps = [Component("svd", 1.0, {"n_factors": 4, "n_epochs": 30}), Component("knnbaseline", 1.0, {"k": 10})]
+    model = Hybrid(HybridParams(mode="meta", objective="rating", components=comps)).fit(data)
+    report = model.meta_report
+    assert report["blend"]["rmse"] <= min(report["singles"].values()) + 1e-9
+    users, items = np.nonzero(~mask)
+    pred = model.predict(users, items)
+    assert pred.min() >= 1.0 and pred.max() <= 5.0
+    late = Hybrid(model.fitted_params()).fit(data)
+    np.testing.assert_allclose(late.predict(users, items), pred, rtol=1e-6)
