@@ -38,6 +38,8 @@ def suggest(trial: optuna.Trial, name: str, spec: ParamSpace) -> Any:
 def _in_space(value: Any, spec: ParamSpace) -> bool:
     if spec.type == "categorical":
         return value in (spec.choices or [])
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
     return spec.low is not None and spec.high is not None and spec.low <= value <= spec.high
 
 
