@@ -116,3 +116,51 @@ def test_params_file_drives_a_stage(tiny_run: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--params", str(params)])
     assert result.exit_code == 0, result.output
     assert (tiny_run / "data" / "models" / "popularity" / "model" / "manifest.json").is_file()
+
+
+def test_tune_a_model_whose_default_is_outside_its_space(tiny_run: Path) -> None:
+    result = runner.invoke(app, ["tune", "data.scale=tiny", f"paths.root={tiny_run}", "model=tfidf", "tune.trials=2"])
+    assert result.exit_code == 0, result.output
+    best = json.loads((tiny_run / "data" / "tune" / "best_params.json").read_text())
+    assert best["model"] == "tfidf" and "half_life_days" in best["params"]
+
+
+def test_default_hybrid_trains_and_evaluates(tiny_run: Path) -> None:
+    args = ["data.scale=tiny", f"paths.root={tiny_run}", "model=hybrid", "model.meta_trials=3", "tune.apply_best=false"]
+    for command in ("train", "eval"):
+        result = runner.invoke(app, [command, *args])
+        assert result.exit_code == 0, result.output
+    metrics = json.loads((tiny_run / "reports" / "metrics.json").read_text())
+    assert metrics["model"] == "hybrid" and metrics["users"] > 0
+
+
+def _write_ml100k(folder: Path, seed: int = 0) -> None:
+    """A small ml-100k-format folder with real user and item effects in the ratings."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 60, 40
+    folder.mkdir()
+    rows = []
+    for u in range(1, n_users + 1):
+        bias_u = rng.normal(0, 0.6)
+        for i in rng.choice(np.arange(1, n_items + 1), size=18, replace=False):
+            r = int(np.clip(np.rint(3.2 + bias_u + (i % 5 - 2) * 0.4 + rng.normal(0, 0.6)), 1, 5))
+            rows.append(f"{u}\t{i}\t{r}\t{880000000 + int(rng.integers(0, 10**7))}")
+    (folder / "u.data").write_text("\n".join(rows) + "\n")
+    (folder / "u.item").write_text(
+        "".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|" + "|".join("1" if g == i % 19 else "0" for g in range(19)) + "\n"
+                for i in range(1, n_items + 1)), encoding="latin-1")
+    (folder / "u.user").write_text("".join(f"{u}|30|M|other|12345\n" for u in range(1, n_users + 1)))
+
+
+def test_rating_task_cross_validates(tmp_path: Path) -> None:
+    data = tmp_path / "ml"
+    _write_ml100k(data)
+    args = ["experiment=ml100k_rating", f"data.path={data}", f"paths.root={tmp_path}", "eval.folds=3"]
+    for command in ("ingest", "split", "eval"):  # CV fits its own model per fold: no train stage needed
+        result = runner.invoke(app, [command, *args])
+        assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert metrics["folds"] == 3 and metrics["n"] == 60 * 18
+    ratings = np.array([float(line.split("\t")[2]) for line in (data / "u.data").read_text().split("\n") if line])
+    global_mean_rmse = float(np.sqrt(((ratings - ratings.mean()) ** 2).mean()))
+    assert metrics["rmse"] < global_mean_rmse
