@@ -1,0 +1,115 @@
+"""Metrics beyond accuracy, from the top-k lists, per user where they are per-list.
+
+  ild_category@k   intra-list diversity: mean pairwise (1 - cosine) of the items'
+                   category vectors (one-hot, or multi-hot genres)
+  ild_text@k       the same over item text vectors (embeddings or reduced TF-IDF)
+  novelty@k        mean self-information -log2(p_i), p_i = share of train users with item i
+  serendipity@k    share of the list that is relevant and NOT in the user's popularity top-k
+  popularity@k     mean popularity percentile of the list (1 = the most popular item)
+  gini@k           (catalog level) inequality of how often items are recommended:
+                   0 = every item equally often, -> 1 = a few items take all slots
+  coverage@k       (catalog level) share of the catalog in at least one list
+
+Padding (-1) is ignored: a list of length m < k is measured on its m items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class ItemContext:
+    """What the beyond-accuracy metrics know about items (all in item-index order)."""
+
+    train_users: np.ndarray  # distinct train users per item
+    n_users: int  # users with train history (denominator of p_i)
+    category: np.ndarray | None = None  # unit-norm rows (items x categories), dense float32
+    text: np.ndarray | None = None  # unit-norm rows (items x dims), dense float32
+
+    @property
+    def popularity_percentile(self) -> np.ndarray:
+        """1.0 for the most popular item down to ~0 for the least (ties share a percentile)."""
+        order = np.argsort(np.argsort(self.train_users, kind="stable"), kind="stable")
+        n = max(len(self.train_users) - 1, 1)
+        return order / n
+
+    @property
+    def self_information(self) -> np.ndarray:
+        p = (self.train_users + 1.0) / (self.n_users + 1.0)  # add-one: unseen items are finite
+        return -np.log2(p)
+
+
+def unit_rows(m: np.ndarray | sp.spmatrix) -> np.ndarray:
+    dense = np.asarray(m.toarray() if sp.issparse(m) else m, dtype=np.float32)
+    norms = np.linalg.norm(dense, axis=1, keepdims=True)
+    return dense / np.where(norms > 0, norms, 1.0)
+
+
+def reduce_text(tfidf: sp.csr_matrix, dims: int = 64, seed: int = 0) -> np.ndarray:
+    """TF-IDF rows reduced by truncated SVD and L2-normalised (for ILD over text)."""
+    if tfidf.shape[1] == 0:
+        return np.zeros((tfidf.shape[0], 1), dtype=np.float32)
+    from sklearn.decomposition import TruncatedSVD
+
+    k = max(1, min(dims, min(tfidf.shape) - 1))
+    if k < 2:
+        return unit_rows(tfidf)
+    return unit_rows(TruncatedSVD(n_components=k, random_state=seed).fit_transform(tfidf))
+
+
+def intra_list_distance(top: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Per row: mean over item pairs of (1 - cosine); NaN for lists with fewer than 2 items."""
+    valid = top >= 0
+    v = vectors[np.where(valid, top, 0)] * valid[..., None]
+    gram = np.einsum("bkd,bld->bkl", v, v)
+    n = valid.sum(axis=1).astype(np.float64)
+    pairs = n * (n - 1)
+    sim_sum = gram.sum(axis=(1, 2)) - np.einsum("bkk->b", gram)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, 1.0 - sim_sum / pairs, np.nan)
+
+
+def per_list(top: np.ndarray, hits: np.ndarray, pop_top: np.ndarray | None, ctx: ItemContext, ks: list[int]) -> dict[str, np.ndarray]:
+    """Per-user beyond-accuracy metrics at each k."""
+    out: dict[str, np.ndarray] = {}
+    info, pct = ctx.self_information, ctx.popularity_percentile
+    for k in ks:
+        t = top[:, :k]
+        valid = t >= 0
+        n = np.maximum(valid.sum(axis=1), 1)
+        safe = np.where(valid, t, 0)
+        out[f"novelty@{k}"] = (info[safe] * valid).sum(axis=1) / n
+        out[f"popularity@{k}"] = (pct[safe] * valid).sum(axis=1) / n
+        if ctx.category is not None:
+            out[f"ild_category@{k}"] = intra_list_distance(t, ctx.category)
+        if ctx.text is not None:
+            out[f"ild_text@{k}"] = intra_list_distance(t, ctx.text)
+        if pop_top is not None:
+            p = pop_top[:, :k]
+            in_pop = (t[:, :, None] == p[:, None, :]).any(axis=2)
+            out[f"serendipity@{k}"] = (hits[:, :k] & ~in_pop & valid).sum(axis=1) / k
+    return out
+
+
+def gini(counts: np.ndarray) -> float:
+    """Gini coefficient of non-negative counts (0: all equal)."""
+    x = np.sort(np.asarray(counts, dtype=np.float64))
+    n = x.size
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def catalog_level(top: np.ndarray, n_items: int, ks: list[int]) -> dict[str, float]:
+    out = {}
+    for k in ks:
+        t = top[:, :k]
+        counts = np.bincount(t[t >= 0], minlength=n_items)
+        out[f"coverage@{k}"] = float((counts > 0).sum() / n_items) if n_items else 0.0
+        out[f"gini@{k}"] = gini(counts)
+    return out
