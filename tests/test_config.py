@@ -32,7 +32,7 @@ def test_experiment_file_sets_a_protocol() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        (["model.factorz=3"], "model.factorz: unknown key; allowed: alpha, factors, iterations, name, regularization"),
+        (["model.factorz=3"], "model.factorz: unknown key; allowed: alpha, factors, iterations, name, num_threads, regularization, use_cg"),
         (["+data.colour=red"], "data.colour: unknown key; allowed:"),
         (["model=nosuch"], "model: unknown choice 'nosuch'; choose one of: als, bpr, ease,"),
         (["split.method=random"], "split.method: 'random' is not allowed; choose one of: temporal, leave_last"),
