@@ -7,6 +7,17 @@ leave_last  per user: the last ``n_test`` events are test, the ``n_valid``
             for comparison with published protocols)
 random_ratio per user, a random share to test and valid (RecBole's and
             Microsoft Recommenders' protocols on MovieLens; ignores time)
+rolling     time-series cross-validation: ``folds`` rolling origins, each a
+            temporal split whose test window is the next ``test_frac`` of events;
+            the last fold is the main split, the earlier ones are in ``folds``
+user_holdout strong generalisation: a seeded ``test_frac`` (``valid_frac``) of
+            users is held out; their early history (the first 1 - test_frac of
+            their events, in time) is for folding in, the rest is evaluated.
+            Test users' early history goes to ``foldin``, never to train;
+            valid users' early history is in train (for tuning)
+
+``targets=new_items`` keeps in valid/test only the events of items first seen
+after the train cutoff (new-item validation).
 """
 
 from __future__ import annotations
@@ -28,9 +39,14 @@ class Split:
     valid: pl.DataFrame
     test: pl.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    foldin: pl.DataFrame | None = None  # user_holdout: held-out users' early history
+    folds: list["Split"] = field(default_factory=list)  # rolling: the earlier origins, oldest first
 
     def windows(self) -> dict[str, pl.DataFrame]:
-        return {"train": self.train, "valid": self.valid, "test": self.test}
+        out = {"train": self.train, "valid": self.valid, "test": self.test}
+        if self.foldin is not None:
+            out["foldin"] = self.foldin
+        return out
 
 
 def _parse_date(value: str, key: str) -> datetime:
@@ -131,16 +147,100 @@ def random_ratio(events: pl.DataFrame, cfg: SplitConfig) -> Split:
     )
 
 
-METHODS = {"temporal": temporal, "leave_last": leave_last, "random_ratio": random_ratio}
+def _by_quantiles(events: pl.DataFrame, train_end: float, valid_end: float, test_end: float) -> Split:
+    """Temporal split at event-time quantiles: train < q(train_end) <= valid < q(valid_end) <= test < q(test_end)."""
+    ms = events["timestamp"].dt.epoch("ms")
+
+    def cut(q: float) -> datetime | None:
+        return None if q >= 1.0 else datetime.utcfromtimestamp(ms.quantile(q, "higher") / 1000)
+
+    t1, t2, t3 = cut(train_end), cut(valid_end), cut(test_end)
+    ts = pl.col("timestamp")
+    test = events.filter(ts >= t2) if t3 is None else events.filter((ts >= t2) & (ts < t3))
+    out = Split(
+        train=events.filter(ts < t1),
+        valid=events.filter((ts >= t1) & (ts < t2)),
+        test=test,
+        info={"method": "temporal", "t1": str(t1), "t2": str(t2), **({"t3": str(t3)} if t3 else {})},
+    )
+    if out.train.height == 0 or out.test.height == 0:
+        raise DataError(f"split: the rolling cutoffs t1={t1}, t2={t2} leave an empty train or test window")
+    return out
+
+
+def rolling(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    """``folds`` temporal splits with origins ``test_frac`` of the events apart; the last is returned, with the rest in ``folds``."""
+    if cfg.folds * cfg.test_frac + cfg.valid_frac >= 1.0:
+        raise ConfigError(
+            f"split.folds: {cfg.folds} folds x test_frac {cfg.test_frac} + valid_frac {cfg.valid_frac} "
+            "leave no train window; use fewer folds or smaller fractions"
+        )
+    splits = []
+    for back in range(cfg.folds - 1, -1, -1):  # oldest origin first
+        test_end = 1.0 - back * cfg.test_frac
+        valid_end = test_end - cfg.test_frac
+        split = _by_quantiles(events, valid_end - cfg.valid_frac, valid_end, test_end)
+        split.info.update(method="rolling", fold=cfg.folds - 1 - back, folds=cfg.folds)
+        splits.append(split)
+    last = splits[-1]
+    last.folds = splits[:-1]
+    return last
+
+
+def user_holdout(events: pl.DataFrame, cfg: SplitConfig) -> Split:
+    """Hold out whole users; their early history is fold-in, their later history the target."""
+    rng = np.random.default_rng(cfg.seed)
+    users = events["user_id"].unique().sort()
+    role = rng.random(users.len())
+    roles = pl.DataFrame({
+        "user_id": users,
+        "_role": np.where(role < cfg.test_frac, 2, np.where(role < cfg.test_frac + cfg.valid_frac, 1, 0)),
+    })
+    ranked = events.sort(["user_id", "timestamp", "item_id"]).join(roles, on="user_id", how="left").with_columns(
+        _pos=pl.int_range(pl.len()).over("user_id"), _n=pl.len().over("user_id")
+    )
+    keep_n = (pl.col("_n").cast(pl.Float64) * (1.0 - cfg.test_frac)).round(0).cast(pl.Int64).clip(1, None)
+    early = (pl.col("_pos") < keep_n) | (pl.col("_n") < 2)
+    role_ = pl.col("_role")
+    drop = ["_role", "_pos", "_n"]
+    order = ["timestamp", "user_id", "item_id"]
+    out = Split(
+        train=ranked.filter((role_ == 0) | ((role_ == 1) & early)).drop(drop).sort(order),
+        valid=ranked.filter((role_ == 1) & ~early).drop(drop).sort(order),
+        test=ranked.filter((role_ == 2) & ~early).drop(drop).sort(order),
+        foldin=ranked.filter((role_ == 2) & early).drop(drop).sort(order),
+        info={"method": "user_holdout", "test_frac": cfg.test_frac, "valid_frac": cfg.valid_frac, "seed": cfg.seed,
+              "test_users": int((roles["_role"] == 2).sum()), "valid_users": int((roles["_role"] == 1).sum())},
+    )
+    if out.test.height == 0 or out.train.height == 0:
+        raise DataError("split: user_holdout left an empty train or test window (too few users or events)")
+    return out
+
+
+METHODS = {"temporal": temporal, "leave_last": leave_last, "random_ratio": random_ratio,
+           "rolling": rolling, "user_holdout": user_holdout}
 
 
 def split_events(events: pl.DataFrame, cfg: SplitConfig) -> Split:
     split = METHODS[cfg.method](events, cfg)
-    return flag_cold(split)
+    return finish(split, cfg)
+
+
+def finish(split: Split, cfg: SplitConfig) -> Split:
+    """Flag cold rows; with ``targets=new_items`` keep only new items' events in valid/test."""
+    out = flag_cold(split)
+    out.folds = [finish(f, cfg) for f in split.folds]
+    if cfg.targets == "new_items":
+        new = pl.col("cold_item")
+        out.valid, out.test = out.valid.filter(new), out.test.filter(new)
+        out.info["targets"] = "new_items"
+        if out.test.height == 0:
+            raise DataError("split: targets=new_items but no item is first seen in the test window")
+    return out
 
 
 def flag_cold(split: Split) -> Split:
-    """Mark valid/test rows whose user or item never occurs in train."""
+    """Mark valid/test (and fold-in) rows whose user or item never occurs in train."""
     users = split.train["user_id"].unique().implode()
     items = split.train["item_id"].unique().implode()
 
@@ -150,13 +250,17 @@ def flag_cold(split: Split) -> Split:
             cold_item=~pl.col("item_id").is_in(items),
         )
 
-    return Split(flag(split.train), flag(split.valid), flag(split.test), split.info)
+    foldin = flag(split.foldin) if split.foldin is not None else None
+    return Split(flag(split.train), flag(split.valid), flag(split.test), split.info, foldin, split.folds)
 
 
 def report(split: Split) -> dict[str, Any]:
     """Counts, date ranges and cold shares of each window."""
     out: dict[str, Any] = dict(split.info)
     for name, frame in split.windows().items():
+        if name == "foldin":
+            out[name] = {"events": frame.height, "users": frame["user_id"].n_unique()}
+            continue
         entry: dict[str, Any] = {
             "events": frame.height,
             "users": frame["user_id"].n_unique(),
@@ -174,4 +278,6 @@ def report(split: Split) -> dict[str, Any]:
             entry["cold_item_share"] = round(cold_items / max(entry["items"], 1), 4)
             entry["cold_user_event_share"] = round(float(frame["cold_user"].mean()), 4)
         out[name] = entry
+    if split.folds:
+        out["folds"] = [report(f) for f in split.folds]
     return out

@@ -110,6 +110,16 @@ class ItemItemModel:
     ) -> Recs:
         return rank(self.score(users, items), k, exclude, items)
 
+    def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Fold in users the model never saw: scores of each row of ``rows`` (their summed event weights)."""
+        binary = getattr(self.params, "binary", getattr(self.params, "binary_history", False))
+        hist = sp.csr_matrix(rows, dtype=np.float32)
+        if binary:
+            hist.data[:] = 1.0
+        w = self.weights if items is None else self.weights[:, items]
+        out = hist @ w
+        return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float32)
+
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         rows = self.weights[items]
         sims = np.asarray(rows.toarray() if sp.issparse(rows) else rows, dtype=np.float32).copy()

@@ -70,6 +70,10 @@ class Popularity:
     ) -> Recs:
         return rank(self.score(users, items), k, exclude, items)
 
+    def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Fold in new users: popularity does not depend on the history."""
+        return self.score(np.zeros(rows.shape[0], dtype=np.int64), items)
+
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         # popularity knows nothing about similarity: the most popular other items
         exclude = sp.csr_matrix(

@@ -36,6 +36,13 @@ def run(cfg: Config) -> None:
             frame.write_parquet(tmp / f"{name}.parquet")
         save_ids(tmp / "ids.npz", users, item_ids)
         (tmp / "split_report.json").write_text(json.dumps(info, indent=2) + "\n")
+        for i, fold in enumerate(split.folds):  # rolling: the earlier origins
+            fold_dir = tmp / "folds" / f"fold_{i}"
+            fold_dir.mkdir(parents=True)
+            for name, frame in fold.windows().items():
+                frame.write_parquet(fold_dir / f"{name}.parquet")
+            save_ids(fold_dir / "ids.npz", users, item_ids)
+            (fold_dir / "split_report.json").write_text(json.dumps(report(fold), indent=2) + "\n")
     print_report(info, read_json(cfg.paths.interim / "ingest_report.json", "ingest").get("profile", {}))
     status(f"split: {split.info['method']} -> {cfg.paths.processed}")
 

@@ -186,6 +186,16 @@ class MultVAE:
     ) -> Recs:
         return rank(self.score(users, items), k, exclude, items)
 
+    def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Fold in new users: encode their (binarised) history rows, as for any user."""
+        saved, saved_n = self.rows, self.n_users
+        try:
+            self.rows = (sp.csr_matrix(rows) > 0).astype(np.float32).tocsr()
+            self.rows.sort_indices()
+            return self.score(np.arange(self.rows.shape[0]), items)
+        finally:
+            self.rows, self.n_users = saved, saved_n
+
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         assert self.net is not None, "fit or load the model first"
         with torch.no_grad():
