@@ -82,7 +82,7 @@ class DataConfig:
 
 @dataclass
 class SplitConfig:
-    method: Literal["temporal", "leave_last", "random_ratio"] = "temporal"
+    method: Literal["temporal", "leave_last", "random_ratio", "rolling", "user_holdout"] = "temporal"
     valid_frac: float = bound(0.1, ge=0.0, lt=1.0)
     test_frac: float = bound(0.1, gt=0.0, lt=1.0)
     valid_start: str | None = None
@@ -92,6 +92,8 @@ class SplitConfig:
     min_train: int = bound(1, ge=1)
     rounding: Literal["floor", "nearest"] = "floor"
     seed: int = 0
+    folds: int = bound(3, ge=1)  # rolling: number of origins (the last fold is the main split)
+    targets: Literal["all", "new_items"] = "all"  # new_items: only items first seen after the train cutoff
 
 
 # ----------------------------------------------------------------------- features
@@ -159,6 +161,10 @@ class EvalConfig:
     metric: str = "ndcg@10"
     folds: int = bound(0, ge=0)
     fold_seed: int = 0
+    sampled: int = bound(0, ge=0)  # > 0: rank each user's relevant items among this many sampled negatives (old papers only)
+    bootstrap: int = bound(1000, ge=0)  # bootstrap resamples of users for confidence intervals (0: none)
+    alpha: float = bound(0.05, gt=0.0, lt=0.5)
+    hot_quantile: float = bound(0.8, gt=0.0, lt=1.0)  # users above this quantile of train-history length are "hot"
 
 
 @dataclass
@@ -181,6 +187,14 @@ class PathsConfig:
     root: str = "."
     data: str = "data"
     reports: str = "reports"
+    fold: str | None = None  # set by eval for a rolling-origin fold: its windows, features and models
+
+    def _fold(self, base: Path, work: str) -> Path:
+        if self.fold is None:
+            return base
+        if work == "processed":
+            return base / "folds" / self.fold
+        return self.data_dir / "eval" / "folds" / self.fold / work
 
     @property
     def data_dir(self) -> Path:
@@ -200,15 +214,15 @@ class PathsConfig:
 
     @property
     def processed(self) -> Path:
-        return self.data_dir / "processed"
+        return self._fold(self.data_dir / "processed", "processed")
 
     @property
     def features(self) -> Path:
-        return self.data_dir / "features"
+        return self._fold(self.data_dir / "features", "features")
 
     @property
     def models(self) -> Path:
-        return self.data_dir / "models"
+        return self._fold(self.data_dir / "models", "models")
 
     @property
     def tune(self) -> Path:
