@@ -109,8 +109,26 @@ def tune(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command("eval")
 def eval_(overrides: Overrides = None, params: Params = None) -> None:
-    """Full-ranking metrics of the trained model on the test window -> reports/metrics.json."""
-    _stages(["eval"], overrides, params)
+    """Full-ranking metrics of the trained model on the test window -> reports/metrics.json.
+
+    [bold]recsys eval compare A B[/] [overrides]: paired significance test between two
+    trained models (data/models/A, data/models/B) on the same split.
+    """
+    args = list(overrides or [])
+    if args[:1] != ["compare"]:
+        _stages(["eval"], overrides, params)
+        return
+    names = [a for a in args[1:] if "=" not in a]
+    if len(names) != 2:
+        _fail("eval compare: give exactly two trained model names, e.g. `recsys eval compare popularity als`", 2)
+
+    def work() -> None:
+        from recsys_cli.stages import eval_compare
+
+        cfg = _load([a for a in args[1:] if "=" in a], params)
+        eval_compare.run(cfg, names[0], names[1])
+
+    _guarded(work)
 
 
 @app.command("batch-recommend")

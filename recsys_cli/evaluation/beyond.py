@@ -113,3 +113,40 @@ def catalog_level(top: np.ndarray, n_items: int, ks: list[int]) -> dict[str, flo
         out[f"coverage@{k}"] = float((counts > 0).sum() / n_items) if n_items else 0.0
         out[f"gini@{k}"] = gini(counts)
     return out
+
+
+def popular_lists(order: np.ndarray, exclude: sp.csr_matrix | None, k: int) -> np.ndarray:
+    """Per user, the first ``k`` items of the global popularity ``order`` not in their ``exclude`` row.
+
+    Equals ranking a popularity model with the same exclusion, without scoring
+    the whole catalog: only the head of ``order`` (k + the longest excluded
+    row) is examined. Padded with -1 where the catalog runs out.
+    """
+    n_rows = exclude.shape[0] if exclude is not None else 1
+    longest = int(np.diff(exclude.indptr).max()) if exclude is not None and exclude.nnz else 0
+    head = np.asarray(order[: k + longest], dtype=np.int64)
+    cand = np.broadcast_to(head, (n_rows, head.size))
+    if exclude is not None and exclude.nnz:
+        from recsys_cli.evaluation.metrics import hits_matrix
+
+        keep = ~hits_matrix(cand, exclude)
+    else:
+        keep = np.ones(cand.shape, dtype=bool)
+    rank_in_row = np.cumsum(keep, axis=1) - 1
+    out = np.full((n_rows, k), -1, dtype=np.int64)
+    rows, cols = np.nonzero(keep & (rank_in_row < k))
+    out[rows, rank_in_row[rows, cols]] = cand[rows, cols]
+    return out
+
+
+def category_vectors(categories: list[str | None], separator: str = "|") -> np.ndarray:
+    """Unit-norm multi-hot rows of each item's categories (``a|b`` lists several); zero rows when unknown."""
+    names: dict[str, int] = {}
+    rows, cols = [], []
+    for i, value in enumerate(categories):
+        for part in (value or "").split(separator):
+            if part:
+                rows.append(i)
+                cols.append(names.setdefault(part, len(names)))
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(categories), max(len(names), 1)))
+    return unit_rows(m)

@@ -33,6 +33,7 @@ from recsys_cli.progress import progress_bar
 METRICS = ("ndcg", "recall", "recall_capped", "precision", "map", "map_capped", "mrr", "hit_rate")
 
 RecommendFn = Callable[[np.ndarray, int, sp.csr_matrix | None], Recs]
+ExtraFn = Callable[[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None], dict[str, np.ndarray]]
 
 
 def hits_matrix(top: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
@@ -97,11 +98,14 @@ def evaluate(
     batch_size: int = 2048,
     show_progress: bool = False,
     description: str = "evaluating",
+    extra: ExtraFn | None = None,
 ) -> EvalResult:
     """Rank all items for ``users`` and score the top-k against ``relevant``.
 
     ``relevant`` and ``exclude`` are full user x item matrices; only the rows
-    of ``users`` with at least one relevant item are evaluated.
+    of ``users`` with at least one relevant item are evaluated. ``extra(users,
+    top, hits, exclude)`` adds per-user columns computed batch by batch
+    (beyond-accuracy metrics), so memory stays bounded by the batch size.
     """
     ks = sorted(set(ks))
     kmax = max(ks)
@@ -118,11 +122,15 @@ def evaluate(
             recs = recommend(batch, kmax, exclude[batch] if exclude is not None else None)
             top[start : start + batch.size] = recs.items
             hits = hits_matrix(recs.items, relevant[batch])
-            for name, values in per_user(hits, n_rel_all[batch], ks).items():
+            batch_cols = per_user(hits, n_rel_all[batch], ks)
+            if extra is not None:
+                batch_cols |= extra(batch, recs.items, hits, exclude[batch] if exclude is not None else None)
+            for name, values in batch_cols.items():
                 scores.setdefault(name, []).append(values)
             bar.advance(task, batch.size)
     columns = {name: np.concatenate(parts) for name, parts in scores.items()} if users.size else {}
-    summary: dict[str, float] = {name: float(values.mean()) for name, values in columns.items()}
+    summary: dict[str, float] = {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+                                 for name, values in columns.items()}
     for k in ks:
         shown = np.unique(top[:, :k])
         summary[f"coverage@{k}"] = float((shown >= 0).sum() / n_items) if n_items else 0.0

@@ -22,20 +22,11 @@ from rich.table import Table
 from recsys_cli.atomic import atomic_file, write_text
 from recsys_cli.config import Config
 from recsys_cli.errors import ConfigError
-from recsys_cli.evaluation.metrics import METRICS, evaluate
 from recsys_cli.evaluation.rating import kfold, rmse_mae
 from recsys_cli.models import TrainData, build
-from recsys_cli.models.fallback import WithFallback
 from recsys_cli.progress import progress_bar, status, stdout
-from recsys_cli.stages.inputs import (
-    ids,
-    matrix,
-    model_dir,
-    read_json,
-    relevant,
-    trained_model,
-    window,
-)
+from recsys_cli.stages.eval_setup import load_setup
+from recsys_cli.stages.inputs import ids, matrix, model_dir, read_json, trained_model
 
 
 def fit_windows(cfg: Config) -> list[str]:
@@ -56,57 +47,144 @@ def run(cfg: Config) -> None:
 
 
 def run_ranking(cfg: Config) -> dict[str, Any]:
-    users, items = ids(cfg)
+    from recsys_cli.stages.eval_ranking import score, warn_sampled
+    from recsys_cli.stages.eval_rolling import fold_names, rolling
+
+    warn_sampled(cfg)
+    ids(cfg)  # the earliest missing input names the stage to run first
     model, fallback = trained_model(cfg)
-    fitted = fit_windows(cfg)
-    history = matrix(pl.concat([window(cfg, w).select("user_idx", "item_idx", "weight") for w in fitted]), users, items)
-    excluded = sorted(set(fitted) | set(cfg.eval.exclude_windows))
-    seen = matrix(pl.concat([window(cfg, w).select("user_idx", "item_idx", "weight") for w in excluded]), users, items)
-    test = window(cfg, "test")
-    rel = relevant(cfg, test, users, items, seen)
-    known = np.diff(history.indptr) > 0
-    recommender = WithFallback(model, fallback, known)
-    test_users = np.unique(test["user_idx"].to_numpy())
-    warm, cold = test_users[known[test_users]], test_users[~known[test_users]]
-    exclude = seen if cfg.eval.exclude_seen else None
-    kw = dict(n_items=len(items), ks=cfg.eval.k, exclude=exclude, batch_size=cfg.eval.batch_size, show_progress=True)
-    result = evaluate(recommender.recommend, warm, rel, description="evaluating warm users", **kw)
-    cold_result = evaluate(recommender.recommend, cold, rel, description="evaluating cold users", **kw)
-
-    metrics: dict[str, Any] = {"model": cfg.model.name}
-    metrics.update({k: round(v, 6) for k, v in result.summary.items()})
-    metrics["test_users"] = int(test_users.size)
-    metrics["users_without_relevant"] = int(warm.size - result.summary["users"])
-    metrics.update({f"cold.{k}": round(v, 6) for k, v in cold_result.summary.items()})
-
-    reports = cfg.paths.reports_dir
-    curve = [
-        {"k": k, **{m: metrics.get(f"{m}@{k}") for m in ("ndcg", "recall", "precision", "map", "hit_rate")}}
-        for k in sorted(cfg.eval.k)
-    ]
-    write_text(reports / "plots" / "metrics_at_k.json", json.dumps(curve, indent=2) + "\n")
-    if result.per_user.height:
-        with atomic_file(reports / "per_user.parquet") as tmp:
-            result.per_user.write_parquet(tmp)
-    print_ranking(cfg, metrics, excluded)
+    setup = load_setup(cfg, fit_windows(cfg))
+    outcome = score(cfg, setup, model, fallback)
+    metrics = outcome.metrics
+    metrics["protocol"] = protocol(cfg, setup)
+    if fold_names(cfg):  # headline = mean over folds, with its spread; per-fold intervals would mislead
+        metrics = {k: v for k, v in metrics.items() if ".ci_" not in k}
+        metrics.update(rolling(cfg, metrics))
+        outcome.metrics = metrics
+    business = business_metrics(cfg, setup, outcome)
+    metrics.update(business)
+    write_ranking_reports(cfg, metrics, outcome)
+    print_ranking(cfg, metrics, outcome, setup)
     return metrics
 
 
-def print_ranking(cfg: Config, metrics: dict[str, Any], excluded: list[str]) -> None:
+def protocol(cfg: Config, setup: Any) -> str:
+    split = read_json(cfg.paths.processed / "split_report.json", "split")
+    relevance = "any test event" if cfg.eval.relevant_events is None else "+".join(cfg.eval.relevant_events)
+    ranking = f"sampled ({cfg.eval.sampled} negatives)" if cfg.eval.sampled else "full ranking"
+    targets = "; new items only" if split.get("targets") == "new_items" else ""
+    seen = f"seen in {'+'.join(setup.excluded)} excluded" if cfg.eval.exclude_seen else "seen items kept"
+    return f"{split.get('method')} split{targets}; {ranking}; relevant = {relevance}; {seen}"
+
+
+def business_metrics(cfg: Config, setup: Any, outcome: Any) -> dict[str, Any]:
+    """Expected CTR / conversion / revenue per 1,000 recommendations under the synthetic shop's own model."""
+    import importlib.util
+
+    if importlib.util.find_spec("recsys_cli.evaluation.business") is None:  # TEMP until business lands
+        return {}
+    from recsys_cli.evaluation import business
+
+    response = business.for_config(cfg)
+    if response is None or outcome.warm is None or outcome.warm.users.size == 0:
+        return {}
+    from recsys_cli.evaluation.beyond import popular_lists
+
+    warm = outcome.warm
+    k = 10 if 10 in cfg.eval.k else max(cfg.eval.k)
+    top = warm.top[:, :k]
+    item_ids = np.asarray(setup.items.ids, dtype=object)
+    to_ids = lambda t: np.where(t >= 0, item_ids[np.maximum(t, 0)], None)  # noqa: E731
+    user_ids = np.asarray(setup.users.ids, dtype=object)[warm.users]
+    _, fallback = trained_model(cfg)
+    order = np.argsort(-np.asarray(fallback.item_scores), kind="stable")
+    exclude = setup.seen[warm.users] if cfg.eval.exclude_seen else None
+    pop_top = popular_lists(order, exclude, k)
+    result = business.business_metrics(response, user_ids, to_ids(top), popular_item_ids=to_ids(pop_top))
+    return {f"business.{key}": (round(v, 6) if isinstance(v, float) else v) for key, v in result.items()}
+
+
+def write_ranking_reports(cfg: Config, metrics: dict[str, Any], outcome: Any) -> None:
+    from recsys_cli.evaluation import plots
+    from recsys_cli.stages.eval_ranking import BEYOND, HEADLINE, curve
+
+    reports = cfg.paths.reports_dir
+    ks = sorted(cfg.eval.k)
+    accuracy = curve(metrics, ks, HEADLINE)
+    beyond = curve(metrics, ks, (*BEYOND, "coverage", "gini"))
+    write_text(reports / "plots" / "metrics_at_k.json", json.dumps(accuracy, indent=2) + "\n")
+    write_text(reports / "plots" / "beyond_at_k.json", json.dumps(beyond, indent=2) + "\n")
+    write_text(reports / "segments.json", json.dumps(outcome.segments, indent=2, default=str) + "\n")
+    activity = outcome.segments.get("activity", {})
+    write_text(reports / "plots" / "segments.json", json.dumps(
+        [{"segment": name, "users": row["users"], **{m: row.get(m) for m in (cfg.eval.metric,)}} for name, row in activity.items()],
+        indent=2) + "\n")
+    if outcome.per_user.height:
+        with atomic_file(reports / "per_user.parquet") as tmp:
+            outcome.per_user.write_parquet(tmp)
+    title = f"{cfg.model.name}: {metrics['protocol']}"
+    plots.metrics_at_k(accuracy, ("ndcg", "recall", "precision", "map"), title, reports / "plots" / "metrics_at_k.png")
+    plots.metrics_at_k(beyond, ("coverage", "gini", "popularity", "serendipity"), f"{cfg.model.name}: beyond accuracy",
+                       reports / "plots" / "beyond_at_k.png")
+    if activity:
+        plots.segment_bars(activity, cfg.eval.metric, f"{cfg.model.name}: {cfg.eval.metric} by user activity",
+                           reports / "plots" / "segments_activity.png")
+
+
+def print_ranking(cfg: Config, metrics: dict[str, Any], outcome: Any, setup: Any) -> None:
+    from recsys_cli.stages.eval_ranking import BEYOND, HEADLINE
+
     ks = sorted(cfg.eval.k)
     table = Table(title=f"{metrics['model']} on the test window ({metrics.get('users', 0):,} users with history)")
     table.add_column("metric")
     for k in ks:
         table.add_column(f"@{k}", justify="right")
-    for name in (*METRICS, "coverage"):
+    if f"ndcg@{ks[0]}.ci_low" in metrics:
+        table.add_column(f"{1 - cfg.eval.alpha:.0%} CI @{ks[-1]}", justify="right")
+    for name in (*HEADLINE, "recall_capped", "map_capped", *BEYOND, "coverage", "gini"):
         if f"{name}@{ks[0]}" in metrics:
-            table.add_row(name, *[f"{metrics[f'{name}@{k}']:.4f}" for k in ks])
+            row = [f"{metrics[f'{name}@{k}']:.4f}" for k in ks]
+            if f"ndcg@{ks[0]}.ci_low" in metrics:
+                lo, hi = metrics.get(f"{name}@{ks[-1]}.ci_low"), metrics.get(f"{name}@{ks[-1]}.ci_high")
+                row.append(f"{lo:.4f}-{hi:.4f}" if lo is not None else "")
+            table.add_row(name, *row)
     stdout.print(table)
-    relevance = "any test event" if cfg.eval.relevant_events is None else " / ".join(cfg.eval.relevant_events)
-    seen = f"items seen in {'+'.join(excluded)} excluded" if cfg.eval.exclude_seen else "seen items kept"
+    print_segments(cfg, outcome.segments)
+    if any(k.startswith("business.") for k in metrics):
+        biz = Table(title=f"business proxies per recommendation slot (top-{10 if 10 in ks else ks[-1]}, the shop's own response model)")
+        for col in ("", "recsys", "random", "popularity", "lift vs random", "lift vs popularity"):
+            biz.add_column(col, justify="right" if col else "left")
+        for m in ("ctr", "conversion", "revenue_per_1000"):
+            cells = [metrics.get(f"business.{m}"), metrics.get(f"business.random.{m}"),
+                     metrics.get(f"business.popularity.{m}"), metrics.get(f"business.lift_vs_random.{m}"),
+                     metrics.get(f"business.lift_vs_popularity.{m}")]
+            fmt = [f"{c:.4f}" if isinstance(c, float) and i < 3 else (f"{c:+.1%}" if isinstance(c, float) else "-")
+                   for i, c in enumerate(cells)]
+            biz.add_row(m, *fmt)
+        stdout.print(biz)
     cold_n = metrics.get("cold.users", 0)
     cold_txt = f"; cold users ({cold_n:,}, popularity fallback) ndcg@10 {metrics['cold.ndcg@10']:.4f}" if "cold.ndcg@10" in metrics else ""
-    status(f"eval: relevant = {relevance}; {seen}{cold_txt}")
+    folds = f"; {metrics['folds']} rolling folds, {cfg.eval.metric} {metrics[cfg.eval.metric]:.4f} +- {metrics.get(cfg.eval.metric + '.std', 0):.4f}" if "folds" in metrics else ""
+    status(f"eval: {metrics['protocol']}{cold_txt}{folds}")
+
+
+def print_segments(cfg: Config, segments: dict[str, Any]) -> None:
+    if not segments:
+        return
+    metric = cfg.eval.metric
+    table = Table(title=f"{metric} by segment")
+    for col in ("segment", "level", "users", metric):
+        table.add_column(col, justify="right" if col in ("users", metric) else "left")
+    for level, row in segments.get("activity", {}).items():
+        table.add_row("activity", level, f"{row['users']:,}", f"{row.get(metric, float('nan')):.4f}")
+    for level, row in segments.get("items", {}).items():
+        table.add_row("target items", level, f"{row['users']:,}", f"{row[metric]:.4f}" if metric in row else "-")
+    for column, levels in segments.get("users", {}).items():
+        if len(levels) > 8:  # long breakdowns (e.g. location) are in reports/segments.json only
+            continue
+        for level, row in levels.items():
+            table.add_row(column, level, f"{row['users']:,}", f"{row.get(metric, float('nan')):.4f}")
+    stdout.print(table)
 
 
 # -------------------------------------------------------------------- rating

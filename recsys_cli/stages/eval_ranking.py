@@ -1,0 +1,140 @@
+"""eval (ranking): full ranking of the test window, with every metric, segment and interval.
+
+Headline metrics are over users with history and at least one relevant test
+item; users with no history are scored through the fallback and reported as
+the ``cold`` segment (and ``cold.`` keys), never mixed in. Users with no
+relevant test item are counted, not scored. Beyond-accuracy metrics, segments,
+bootstrap intervals and (on synthetic data) business proxies come from the
+same top-k lists, computed batch by batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.config import Config
+from recsys_cli.evaluation import segments as seg
+from recsys_cli.evaluation.beyond import ItemContext, catalog_level, per_list, popular_lists
+from recsys_cli.evaluation.metrics import EvalResult, evaluate, hits_matrix, per_user
+from recsys_cli.evaluation.sampled import WARNING
+from recsys_cli.evaluation.significance import bootstrap_table
+from recsys_cli.models.base import Recommender
+from recsys_cli.progress import console
+from recsys_cli.stages.eval_setup import EvalSetup, item_context, recommender, user_frame
+from recsys_cli.stages.inputs import relevant
+
+HEADLINE = ("ndcg", "recall", "precision", "map", "mrr", "hit_rate")
+BEYOND = ("novelty", "popularity", "serendipity", "ild_category", "ild_text")
+
+
+@dataclass
+class Outcome:
+    """One model scored on one split."""
+
+    metrics: dict[str, Any]
+    per_user: pl.DataFrame  # warm and cold users, every per-user metric, segment columns
+    segments: dict[str, Any] = field(default_factory=dict)
+    warm: EvalResult | None = None
+
+
+def _beyond(ctx: ItemContext, pop_order: np.ndarray, ks: list[int]):  # noqa: ANN202
+    def extra(users: np.ndarray, top: np.ndarray, hits: np.ndarray, exclude: Any) -> dict[str, np.ndarray]:
+        return per_list(top, hits, popular_lists(pop_order, exclude, max(ks)), ctx, ks)
+
+    return extra
+
+
+def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Recommender, show_progress: bool = True,
+          with_segments: bool = True) -> Outcome:
+    ks = sorted(set(cfg.eval.k))
+    recommend = recommender(cfg, setup, model, fallback)
+    ctx = item_context(cfg, setup)
+    pop_order = np.argsort(-np.asarray(getattr(fallback, "item_scores")), kind="stable")
+    extra = _beyond(ctx, pop_order, ks)
+    exclude = setup.seen if cfg.eval.exclude_seen else None
+    known = setup.known[setup.test_users]
+    kw = dict(n_items=setup.n_items, ks=ks, exclude=exclude, batch_size=cfg.eval.batch_size,
+              show_progress=show_progress, extra=extra)
+    warm = evaluate(recommend, setup.test_users[known], setup.relevant, description="evaluating users with history", **kw)
+    cold = evaluate(recommend, setup.test_users[~known], setup.relevant, description="evaluating cold users", **kw)
+
+    metrics: dict[str, Any] = {"model": cfg.model.name}
+    metrics.update({k: round(v, 6) for k, v in warm.summary.items() if np.isfinite(v)})
+    metrics.update(catalog_level(warm.top, setup.n_items, ks))
+    metrics["test_users"] = int(setup.test_users.size)
+    metrics["users_without_relevant"] = int(known.sum() - warm.summary["users"])
+    metrics.update({f"cold.{k}": round(v, 6) for k, v in cold.summary.items()
+                    if np.isfinite(v) and not k.startswith("coverage")})
+    if cfg.eval.bootstrap and warm.per_user.height:
+        cols = {f"{m}@{k}": warm.per_user[f"{m}@{k}"].to_numpy() for m in HEADLINE for k in ks}
+        for name, (_, lo, hi) in bootstrap_table(cols, n_boot=cfg.eval.bootstrap, alpha=cfg.eval.alpha,
+                                                 seed=cfg.seed).items():
+            metrics[f"{name}.ci_low"], metrics[f"{name}.ci_high"] = round(lo, 6), round(hi, 6)
+
+    frame = _per_user_frame(cfg, setup, warm, cold)
+    out = Outcome(metrics=metrics, per_user=frame, warm=warm)
+    if with_segments:
+        out.segments = segments(cfg, setup, frame, warm, ks)
+    return out
+
+
+def _per_user_frame(cfg: Config, setup: EvalSetup, warm: EvalResult, cold: EvalResult) -> pl.DataFrame:
+    """Per-user metrics of warm and cold users with their segment columns (history, activity, attributes)."""
+    users = user_frame(cfg, setup)
+    labels, _ = seg.activity(users["history"].to_numpy(), cfg.eval.hot_quantile)
+    info = seg.user_attributes(users.drop("history")).with_columns(
+        history=users["history"], activity=pl.Series(labels)
+    )
+    parts = [r.per_user for r in (warm, cold) if r.per_user.height]
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts, how="diagonal_relaxed").join(info, on="user_idx", how="left")
+
+
+def segments(cfg: Config, setup: EvalSetup, frame: pl.DataFrame, warm: EvalResult, ks: list[int]) -> dict[str, Any]:
+    if frame.height == 0:
+        return {}
+    metrics = [c for c in frame.columns if "@" in c]
+    _, threshold = seg.activity(frame["history"].to_numpy(), cfg.eval.hot_quantile)
+    out: dict[str, Any] = {
+        "activity": {level: row for level in ("cold", "warm", "hot")
+                     if (row := seg.breakdown(frame, "activity", metrics).get(level)) is not None},
+        "activity_hot_threshold": threshold,
+    }
+    attr_cols = [c for c in frame.columns if c not in ("user_idx", "history", "activity") and "@" not in c]
+    with_history = frame.filter(pl.col("activity") != "cold")  # like the headline: users with history
+    out["users"] = {c: seg.breakdown(with_history, c, metrics) for c in attr_cols}
+    out["items"] = item_segments(cfg, setup, warm, ks)
+    return out
+
+
+def item_segments(cfg: Config, setup: EvalSetup, warm: EvalResult, ks: list[int]) -> dict[str, Any]:
+    """The warm users' lists scored against only new (no train event) or only existing target items."""
+    out: dict[str, Any] = {}
+    if "cold_item" not in setup.test.columns or warm.users.size == 0:
+        return out
+    for label, keep in (("new", True), ("existing", False)):
+        part = setup.test.filter(pl.col("cold_item") == keep)
+        rel = relevant(cfg, part, setup.users, setup.items, setup.seen)
+        n_rel = np.diff(rel.indptr)[warm.users]
+        rows = np.flatnonzero(n_rel > 0)
+        entry: dict[str, Any] = {"users": int(rows.size)}
+        if rows.size:
+            hits = hits_matrix(warm.top[rows], rel[warm.users[rows]])
+            entry.update({k: round(float(v.mean()), 6) for k, v in per_user(hits, n_rel[rows], ks).items()})
+        out[label] = entry
+    return out
+
+
+def curve(metrics: dict[str, Any], ks: list[int], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"k": k, **{m: metrics.get(f"{m}@{k}") for m in names}} for k in sorted(ks)]
+
+
+def warn_sampled(cfg: Config) -> None:
+    if cfg.eval.sampled > 0:
+        console.print(f"[bold yellow]warning:[/] {WARNING.format(n=cfg.eval.sampled)}", highlight=False)
+
