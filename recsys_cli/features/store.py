@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -17,6 +19,8 @@ USER_TABLE = "user_features.parquet"
 ITEM_SIDE = "item_side.npz"
 USER_SIDE = "user_side.npz"
 TFIDF = "tfidf.npz"
+REPORT = "features_report.json"
+FINGERPRINT_KEY = "train_window"  # in REPORT: recsys_cli.data.leakage.fingerprint of the events used
 
 
 @dataclass
@@ -51,3 +55,14 @@ def load_features(directory: Path) -> Features:
         item_side=load_side(directory / ITEM_SIDE),
         user_side=load_side(directory / USER_SIDE),
     )
+
+
+def load_fingerprint(directory: Path) -> dict[str, Any] | None:
+    """The train-window fingerprint the features stage recorded, or None if there is none."""
+    path = directory / REPORT
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get(FINGERPRINT_KEY)
+    except (json.JSONDecodeError, AttributeError):
+        return None

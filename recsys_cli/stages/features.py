@@ -1,16 +1,34 @@
-"""features: item/user side features and TF-IDF text vectors, from the train window only."""
+"""features: item/user side features and TF-IDF text vectors, from the train window only.
+
+The leakage guard (recsys_cli.data.leakage) checks the events every feature is
+computed from against the split before anything is computed, and the report
+records a fingerprint of them that train and tune verify.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
-from recsys_cli.features.side import item_features, item_popularity, one_hot, user_features
-from recsys_cli.features.store import ITEM_SIDE, ITEM_TABLE, TFIDF, USER_SIDE, USER_TABLE, save_side
+from recsys_cli.data.leakage import Cutoff, check_frame, fingerprint
+from recsys_cli.features.side import SideMatrix, item_features, item_popularity, one_hot, user_features
+from recsys_cli.features.store import (
+    FINGERPRINT_KEY,
+    ITEM_SIDE,
+    ITEM_TABLE,
+    REPORT,
+    TFIDF,
+    USER_SIDE,
+    USER_TABLE,
+    save_side,
+)
 from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf
 from recsys_cli.progress import status
 from recsys_cli.stages.inputs import catalog, ids, read_json, user_table, window
@@ -28,9 +46,32 @@ def train_time_items(cfg: Config, cat: pl.DataFrame, train: pl.DataFrame) -> np.
     return np.flatnonzero(known)
 
 
-def run(cfg: Config) -> None:
+@dataclass
+class Built:
+    """Everything the features stage writes, before it is written."""
+
+    popularity: pl.DataFrame
+    tfidf: sp.csr_matrix
+    vocabulary: np.ndarray
+    item_table: pl.DataFrame
+    user_table: pl.DataFrame
+    item_side: SideMatrix
+    user_side: SideMatrix
+    report: dict[str, Any]
+
+
+def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
+    """Compute the features from ``train``, after the leakage guard has checked it against ``cutoff``.
+
+    ``train`` must be the train window (or part of it): any event at or after
+    the temporal cutoff, or not in the train window of a per-user split,
+    raises :class:`~recsys_cli.errors.DataError` before anything is computed.
+    """
+    # every event-derived feature below (popularity, recency, trend, holiday share,
+    # user behaviour, and which items count as known to the TF-IDF fit) reads `train`
+    what = "item popularity, recency and trend counts, user features and TF-IDF fit items"
+    check_frame(train, cutoff, "features", what)
     users, items = ids(cfg)
-    train = window(cfg, "train")
     cat = catalog(cfg, items)
     popularity = item_popularity(train, len(items))
     fit_rows = train_time_items(cfg, cat, train)
@@ -48,17 +89,26 @@ def run(cfg: Config) -> None:
         "tfidf_vocabulary": int(vocab.size),
         "tfidf_nnz": int(tfidf.nnz),
         "items_with_train_events": int((popularity["events"] > 0).sum()),
+        FINGERPRINT_KEY: fingerprint(train, cutoff),
     }
+    return Built(popularity, tfidf, vocab, item_table, user_table_, item_side, user_side, report)
+
+
+def run(cfg: Config) -> None:
+    cutoff = Cutoff.from_split(cfg.paths.processed, stage="features")
+    built = build(cfg, window(cfg, "train"), cutoff)
     with atomic_dir(cfg.paths.features) as tmp:
-        popularity.write_parquet(tmp / "item_popularity.parquet")
-        save_tfidf(tmp / TFIDF, tfidf, vocab)
-        item_table.write_parquet(tmp / ITEM_TABLE)
-        user_table_.write_parquet(tmp / USER_TABLE)
-        save_side(tmp / ITEM_SIDE, item_side)
-        save_side(tmp / USER_SIDE, user_side)
-        (tmp / "features_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        built.popularity.write_parquet(tmp / "item_popularity.parquet")
+        save_tfidf(tmp / TFIDF, built.tfidf, built.vocabulary)
+        built.item_table.write_parquet(tmp / ITEM_TABLE)
+        built.user_table.write_parquet(tmp / USER_TABLE)
+        save_side(tmp / ITEM_SIDE, built.item_side)
+        save_side(tmp / USER_SIDE, built.user_side)
+        (tmp / REPORT).write_text(json.dumps(built.report, indent=2) + "\n")
+    report = built.report
     status(
-        f"features: {len(items):,} items ({item_side.names.size} side columns), {len(users):,} users "
-        f"({user_side.names.size} side columns), TF-IDF vocabulary of {vocab.size:,} words "
-        f"(fit on {fit_rows.size:,} train-time items) -> {cfg.paths.features}"
+        f"features: {report['items']:,} items ({report['item_side_columns']} side columns), {report['users']:,} users "
+        f"({report['user_side_columns']} side columns), TF-IDF vocabulary of {report['tfidf_vocabulary']:,} words "
+        f"(fit on {report['tfidf_fit_items']:,} train-time items); train window checked against the "
+        f"{cutoff.describe()} -> {cfg.paths.features}"
     )

@@ -64,26 +64,38 @@ def ratings(frame: pl.DataFrame, users: IdMap, items: IdMap) -> sp.csr_matrix | 
     return matrix(last, users, items, value="rating")
 
 
-def train_data(cfg: Config, refit: bool = False) -> TrainData:
-    """The fit window as models see it: train (or train+valid when ``refit``), valid relevance, features."""
-    from recsys_cli.features.store import load_features
+def train_data(cfg: Config, refit: bool = False, stage: str = "train") -> TrainData:
+    """The fit window as models see it: train (or train+valid when ``refit``), valid relevance, features.
+
+    The leakage guard runs first: the fit window must end before the cutoff
+    (t1, or t2 when ``refit``) and hold only its own events, and features on
+    disk must carry the fingerprint of exactly the current train window.
+    """
+    from recsys_cli.data.leakage import Cutoff, check_fingerprint, check_frame
+    from recsys_cli.features.store import load_features, load_fingerprint
 
     users, items = ids(cfg)
+    cutoff = Cutoff.from_split(cfg.paths.processed, stage=stage)
     train = window(cfg, "train")
     valid = window(cfg, "valid")
     fit = pl.concat([train, valid], how="vertical_relaxed") if refit else train
+    check_frame(fit, cutoff.fit_on("train", "valid") if refit else cutoff, stage, "the fit window")
     fit_matrix = matrix(fit, users, items)
     valid_rel = None
     if not refit and valid.height:
         valid_rel = relevant(cfg, valid, users, items, fit_matrix)
     feature_dir = cfg.paths.features
+    features = None
+    if (feature_dir / "tfidf.npz").is_file():
+        check_fingerprint(load_fingerprint(feature_dir), cutoff, stage, f"the features in {feature_dir}")
+        features = load_features(feature_dir)
     columns = [c for c in ("user_idx", "item_idx", "timestamp", "weight", "event", "rating", "session_id") if c in fit.columns]
     return TrainData(
         matrix=fit_matrix,
         events=fit.select(columns),
         items=catalog(cfg, items),
         users=user_table(cfg, users),
-        features=load_features(feature_dir) if (feature_dir / "tfidf.npz").is_file() else None,
+        features=features,
         valid=valid_rel,
         ratings=ratings(fit, users, items),
         seed=cfg.seed,
