@@ -69,3 +69,41 @@ MAX_CELLS = 1 << 24  # scores held at once: 16M floats (~64 MB, plus ~128 MB of 
 def row_batch(n_items: int, requested: int) -> int:
     """Users per scoring batch: as requested, but never more than MAX_CELLS scores."""
     return max(1, min(requested, MAX_CELLS // max(n_items, 1)))
+
+
+def in_rows(top: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
+    """``out[i, r]``: is ``top[i, r]`` a non-zero column of ``matrix`` row i (``PAD`` never is).
+
+    One sorted key per non-zero (row * n_cols + col) and a vectorised
+    ``searchsorted``: no Python loop over rows.
+    """
+    n_rows, n_cols = matrix.shape
+    m = matrix.tocsr()
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.indptr))
+    keys = rows * n_cols + m.indices
+    if keys.size == 0:
+        return np.zeros(top.shape, dtype=bool)
+    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + top
+    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+    return (keys[pos] == query) & (top >= 0)
+
+
+def popular_lists(order: np.ndarray, exclude: sp.csr_matrix | None, k: int) -> np.ndarray:
+    """Per row, the first ``k`` items of one global ``order`` not in that row of ``exclude``.
+
+    Equals ranking a score shared by every user (popularity) with the same
+    exclusion, without scoring the whole catalog: only the head of ``order``
+    (k + the longest excluded row) is examined. Padded with ``PAD``.
+    """
+    n_rows = exclude.shape[0] if exclude is not None else 1
+    longest = int(np.diff(exclude.indptr).max()) if exclude is not None and exclude.nnz else 0
+    head = np.asarray(order[: k + longest], dtype=np.int64)
+    cand = np.broadcast_to(head, (n_rows, head.size))
+    keep = ~in_rows(cand, exclude) if exclude is not None and exclude.nnz else np.ones(cand.shape, dtype=bool)
+    rank_in_row = np.cumsum(keep, axis=1) - 1
+    out = np.full((n_rows, k), PAD, dtype=np.int64)
+    rows, cols = np.nonzero(keep & (rank_in_row < k))
+    out[rows, rank_in_row[rows, cols]] = cand[rows, cols]
+    return out

@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 
 
+
+
 @dataclass
 class ItemContext:
     """What the beyond-accuracy metrics know about items (all in item-index order)."""
@@ -61,36 +63,60 @@ def reduce_text(tfidf: sp.csr_matrix, dims: int = 64, seed: int = 0) -> np.ndarr
     return unit_rows(TruncatedSVD(n_components=k, random_state=seed).fit_transform(tfidf))
 
 
-def intra_list_distance(top: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """Per row: mean over item pairs of (1 - cosine); NaN for lists with fewer than 2 items."""
+def ild_at(top: np.ndarray, vectors: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+    """Intra-list distance of each row's first k items, for every k at once.
+
+    For unit (or zero) vectors the sum of pairwise cosines of a list is
+    ||sum v||^2 - sum ||v||^2, so running sums over list positions give every
+    k in O(rows x k x dims) instead of O(rows x k^2 x dims). Mean over item
+    pairs of (1 - cosine); NaN for lists with fewer than 2 items.
+    """
     valid = top >= 0
     v = vectors[np.where(valid, top, 0)] * valid[..., None]
-    gram = np.einsum("bkd,bld->bkl", v, v)
-    n = valid.sum(axis=1).astype(np.float64)
-    pairs = n * (n - 1)
-    sim_sum = gram.sum(axis=(1, 2)) - np.einsum("bkk->b", gram)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(pairs > 0, 1.0 - sim_sum / pairs, np.nan)
+    total = np.zeros((top.shape[0], vectors.shape[1]), dtype=np.float64)
+    norms = np.zeros(top.shape[0], dtype=np.float64)
+    counts = np.zeros(top.shape[0], dtype=np.float64)
+    out, done = {}, 0
+    for k in sorted(ks):
+        kk = min(k, top.shape[1])
+        block = v[:, done:kk]
+        total += block.sum(axis=1)
+        norms += np.einsum("bkd,bkd->b", block, block)
+        counts += valid[:, done:kk].sum(axis=1)
+        done = kk
+        pairs = counts * (counts - 1)
+        sim_sum = np.einsum("bd,bd->b", total, total) - norms
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[k] = np.where(pairs > 0, 1.0 - sim_sum / pairs, np.nan)
+    return out
+
+
+def intra_list_distance(top: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Per row: mean over item pairs of (1 - cosine); NaN for lists with fewer than 2 items."""
+    return ild_at(top, vectors, [top.shape[1]])[top.shape[1]]
 
 
 def per_list(top: np.ndarray, hits: np.ndarray, pop_top: np.ndarray | None, ctx: ItemContext, ks: list[int]) -> dict[str, np.ndarray]:
     """Per-user beyond-accuracy metrics at each k."""
     out: dict[str, np.ndarray] = {}
     info, pct = ctx.self_information, ctx.popularity_percentile
+    ild = {name: ild_at(top, vectors, ks) for name, vectors in (("category", ctx.category), ("text", ctx.text))
+           if vectors is not None}
+    valid_all = top >= 0
+    safe_all = np.where(valid_all, top, 0)
+    in_pop_all = None
+    if pop_top is not None:
+        in_pop_all = (top[:, :, None] == pop_top[:, None, :])  # (rows, k, k_pop): slot j of the list vs pop rank r
     for k in ks:
-        t = top[:, :k]
-        valid = t >= 0
+        valid = valid_all[:, :k]
         n = np.maximum(valid.sum(axis=1), 1)
-        safe = np.where(valid, t, 0)
+        safe = safe_all[:, :k]
         out[f"novelty@{k}"] = (info[safe] * valid).sum(axis=1) / n
         out[f"popularity@{k}"] = (pct[safe] * valid).sum(axis=1) / n
-        if ctx.category is not None:
-            out[f"ild_category@{k}"] = intra_list_distance(t, ctx.category)
-        if ctx.text is not None:
-            out[f"ild_text@{k}"] = intra_list_distance(t, ctx.text)
-        if pop_top is not None:
-            p = pop_top[:, :k]
-            in_pop = (t[:, :, None] == p[:, None, :]).any(axis=2)
+        for name, values in ild.items():
+            out[f"ild_{name}@{k}"] = values[k]
+        if in_pop_all is not None:
+            in_pop = in_pop_all[:, :k, :k].any(axis=2)
             out[f"serendipity@{k}"] = (hits[:, :k] & ~in_pop & valid).sum(axis=1) / k
     return out
 
@@ -112,30 +138,6 @@ def catalog_level(top: np.ndarray, n_items: int, ks: list[int]) -> dict[str, flo
         counts = np.bincount(t[t >= 0], minlength=n_items)
         out[f"coverage@{k}"] = float((counts > 0).sum() / n_items) if n_items else 0.0
         out[f"gini@{k}"] = gini(counts)
-    return out
-
-
-def popular_lists(order: np.ndarray, exclude: sp.csr_matrix | None, k: int) -> np.ndarray:
-    """Per user, the first ``k`` items of the global popularity ``order`` not in their ``exclude`` row.
-
-    Equals ranking a popularity model with the same exclusion, without scoring
-    the whole catalog: only the head of ``order`` (k + the longest excluded
-    row) is examined. Padded with -1 where the catalog runs out.
-    """
-    n_rows = exclude.shape[0] if exclude is not None else 1
-    longest = int(np.diff(exclude.indptr).max()) if exclude is not None and exclude.nnz else 0
-    head = np.asarray(order[: k + longest], dtype=np.int64)
-    cand = np.broadcast_to(head, (n_rows, head.size))
-    if exclude is not None and exclude.nnz:
-        from recsys_cli.evaluation.metrics import hits_matrix
-
-        keep = ~hits_matrix(cand, exclude)
-    else:
-        keep = np.ones(cand.shape, dtype=bool)
-    rank_in_row = np.cumsum(keep, axis=1) - 1
-    out = np.full((n_rows, k), -1, dtype=np.int64)
-    rows, cols = np.nonzero(keep & (rank_in_row < k))
-    out[rows, rank_in_row[rows, cols]] = cand[rows, cols]
     return out
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_cli.topk import Recs, row_batch
+from recsys_cli.topk import Recs, in_rows, row_batch
 from recsys_cli.progress import progress_bar
 
 METRICS = ("ndcg", "recall", "recall_capped", "precision", "map", "map_capped", "mrr", "hit_rate")
@@ -37,18 +37,8 @@ ExtraFn = Callable[[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix | None], d
 
 
 def hits_matrix(top: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
-    """``hits[i, r]``: is ``top[i, r]`` among the non-zeros of ``relevant`` row i."""
-    n_rows, n_cols = relevant.shape
-    rel = relevant.tocsr()
-    if not rel.has_sorted_indices:
-        rel = rel.sorted_indices()
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(rel.indptr))
-    keys = rows * n_cols + rel.indices
-    if keys.size == 0:
-        return np.zeros(top.shape, dtype=bool)
-    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + top
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    return (keys[pos] == query) & (top >= 0)
+    """``hits[i, r]``: is ``top[i, r]`` among the non-zeros of ``relevant`` row i (padding never is)."""
+    return in_rows(top, relevant)
 
 
 def per_user(hits: np.ndarray, n_relevant: np.ndarray, ks: list[int]) -> dict[str, np.ndarray]:

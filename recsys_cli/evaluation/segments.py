@@ -2,7 +2,7 @@
 
 Activity (by train-history length, i.e. distinct items in the fit window):
   cold  no history (scored through the fallback)
-  warm  1 .. the ``hot_quantile`` quantile of history length among evaluated users
+  warm  1 .. the ``hot_quantile`` quantile of history length among all users with history
   hot   above it
 User attributes: every low-cardinality column of the user table (age band,
 gender, location, device, ...); a numeric ``age`` becomes 10-year bands.
@@ -48,14 +48,27 @@ def breakdown(per_user: pl.DataFrame, by: str, metrics: list[str]) -> dict[str, 
     """Mean of each metric per level of ``by`` (with the user count); null levels are 'unknown'."""
     if per_user.height == 0 or by not in per_user.columns:
         return {}
-    grouped = (
-        per_user.with_columns(pl.col(by).cast(pl.Utf8).fill_null("unknown"))
-        .group_by(by)
-        .agg(pl.len().alias("users"), *[pl.col(m).mean() for m in metrics if m in per_user.columns])
-        .sort(by)
-    )
+    metrics = [m for m in metrics if m in per_user.columns]
+    values = per_user.select(metrics).to_numpy().astype(np.float64) if metrics else np.zeros((per_user.height, 0))
+    return means_by(per_user[by].cast(pl.Utf8).fill_null("unknown").to_numpy(), values, metrics)
+
+
+def means_by(labels: np.ndarray, values: np.ndarray, metrics: list[str]) -> dict[str, dict[str, Any]]:
+    """Per level of ``labels``: user count and the mean of each column of ``values``.
+
+    NaN values (e.g. diversity of a one-item list) are left out of that
+    metric's mean. One indicator-matrix product for all metrics and levels.
+    """
+    levels, codes = np.unique(labels, return_inverse=True)
+    onehot = np.zeros((levels.size, labels.size))
+    onehot[codes, np.arange(labels.size)] = 1.0
+    finite = np.isfinite(values)
+    sums, counts = onehot @ np.where(finite, values, 0.0), onehot @ finite
+    users = onehot.sum(axis=1)
     out: dict[str, dict[str, Any]] = {}
-    for row in grouped.iter_rows(named=True):
-        level = str(row.pop(by))
-        out[level] = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+    for i, level in enumerate(levels):
+        row: dict[str, Any] = {"users": int(users[i])}
+        for j, m in enumerate(metrics):
+            row[m] = round(float(sums[i, j] / counts[i, j]), 6) if counts[i, j] else None
+        out[str(level)] = row
     return out

@@ -15,6 +15,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_cli.models.base import Recs, TrainData, rank
+from recsys_cli.topk import popular_lists
 from recsys_cli.models.store import load_arrays, save_arrays
 from recsys_cli.schema import bound
 
@@ -68,7 +69,15 @@ class Popularity:
     def recommend(
         self, users: np.ndarray, k: int, exclude: sp.csr_matrix | None = None, items: np.ndarray | None = None
     ) -> Recs:
-        return rank(self.score(users, items), k, exclude, items)
+        if items is not None or not np.isfinite(self.item_scores).all():
+            return rank(self.score(users, items), k, exclude, items)
+        # every user gets the same order: walk its head, skipping each user's excluded items
+        order = np.argsort(-self.item_scores, kind="stable")  # ties: lower index first, as rank() orders them
+        if exclude is None:
+            exclude = sp.csr_matrix((len(users), self.n_items), dtype=np.float32)
+        top = popular_lists(order, exclude, k).astype(np.int32)
+        scores = np.where(top >= 0, self.item_scores[np.maximum(top, 0)], -np.inf).astype(np.float32)
+        return Recs(items=top, scores=scores)
 
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Fold in new users: popularity does not depend on the history."""

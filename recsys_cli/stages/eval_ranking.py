@@ -18,14 +18,14 @@ import polars as pl
 
 from recsys_cli.config import Config
 from recsys_cli.evaluation import segments as seg
-from recsys_cli.evaluation.beyond import ItemContext, catalog_level, per_list, popular_lists
+from recsys_cli.evaluation.beyond import ItemContext, catalog_level, per_list
+from recsys_cli.topk import popular_lists
 from recsys_cli.evaluation.metrics import EvalResult, evaluate, hits_matrix, per_user
 from recsys_cli.evaluation.sampled import WARNING
 from recsys_cli.evaluation.significance import bootstrap_table
 from recsys_cli.models.base import Recommender
 from recsys_cli.progress import console
-from recsys_cli.stages.eval_setup import EvalSetup, item_context, recommender, user_frame
-from recsys_cli.stages.inputs import relevant
+from recsys_cli.stages.eval_setup import EvalSetup, recommender
 
 HEADLINE = ("ndcg", "recall", "precision", "map", "mrr", "hit_rate")
 BEYOND = ("novelty", "popularity", "serendipity", "ild_category", "ild_text")
@@ -52,7 +52,8 @@ def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Recommend
           with_segments: bool = True) -> Outcome:
     ks = sorted(set(cfg.eval.k))
     recommend = recommender(cfg, setup, model, fallback)
-    ctx = item_context(cfg, setup)
+    ctx = setup.context
+    assert ctx is not None and setup.user_info is not None
     pop_order = np.argsort(-np.asarray(getattr(fallback, "item_scores")), kind="stable")
     extra = _beyond(ctx, pop_order, ks)
     exclude = setup.seen if cfg.eval.exclude_seen else None
@@ -84,7 +85,8 @@ def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Recommend
 
 def _per_user_frame(cfg: Config, setup: EvalSetup, warm: EvalResult, cold: EvalResult) -> pl.DataFrame:
     """Per-user metrics of warm and cold users with their segment columns (history, activity, attributes)."""
-    users = user_frame(cfg, setup)
+    users = setup.user_info
+    assert users is not None
     labels, _ = seg.activity(users["history"].to_numpy(), cfg.eval.hot_quantile)
     info = seg.user_attributes(users.drop("history")).with_columns(
         history=users["history"], activity=pl.Series(labels)
@@ -99,15 +101,20 @@ def segments(cfg: Config, setup: EvalSetup, frame: pl.DataFrame, warm: EvalResul
     if frame.height == 0:
         return {}
     metrics = [c for c in frame.columns if "@" in c]
-    _, threshold = seg.activity(frame["history"].to_numpy(), cfg.eval.hot_quantile)
+    values = frame.select(metrics).to_numpy().astype(np.float64)
+    activity = frame["activity"].to_numpy()
+    _, threshold = seg.activity(setup.user_info["history"].to_numpy(), cfg.eval.hot_quantile)  # as labelled
+    by_activity = seg.means_by(activity, values, metrics)
     out: dict[str, Any] = {
-        "activity": {level: row for level in ("cold", "warm", "hot")
-                     if (row := seg.breakdown(frame, "activity", metrics).get(level)) is not None},
+        "activity": {level: by_activity[level] for level in ("cold", "warm", "hot") if level in by_activity},
         "activity_hot_threshold": threshold,
     }
     attr_cols = [c for c in frame.columns if c not in ("user_idx", "history", "activity") and "@" not in c]
-    with_history = frame.filter(pl.col("activity") != "cold")  # like the headline: users with history
-    out["users"] = {c: seg.breakdown(with_history, c, metrics) for c in attr_cols}
+    with_history = activity != "cold"  # like the headline: users with history
+    out["users"] = {
+        c: seg.means_by(frame[c].cast(pl.Utf8).fill_null("unknown").to_numpy()[with_history], values[with_history], metrics)
+        for c in attr_cols
+    }
     out["items"] = item_segments(cfg, setup, warm, ks)
     return out
 
@@ -115,11 +122,9 @@ def segments(cfg: Config, setup: EvalSetup, frame: pl.DataFrame, warm: EvalResul
 def item_segments(cfg: Config, setup: EvalSetup, warm: EvalResult, ks: list[int]) -> dict[str, Any]:
     """The warm users' lists scored against only new (no train event) or only existing target items."""
     out: dict[str, Any] = {}
-    if "cold_item" not in setup.test.columns or warm.users.size == 0:
+    if warm.users.size == 0:
         return out
-    for label, keep in (("new", True), ("existing", False)):
-        part = setup.test.filter(pl.col("cold_item") == keep)
-        rel = relevant(cfg, part, setup.users, setup.items, setup.seen)
+    for label, rel in setup.relevant_by_item.items():
         n_rel = np.diff(rel.indptr)[warm.users]
         rows = np.flatnonzero(n_rel > 0)
         entry: dict[str, Any] = {"users": int(rows.size)}

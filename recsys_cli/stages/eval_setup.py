@@ -7,7 +7,7 @@ so that every model is scored on exactly the same users, targets and lists.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -38,6 +38,9 @@ class EvalSetup:
     excluded: list[str]
     foldin: sp.csr_matrix | None  # user_holdout: held-out users' early history
     train_events: pl.DataFrame
+    context: ItemContext | None = None  # item popularity / category / text vectors (beyond-accuracy metrics)
+    user_info: pl.DataFrame | None = None  # user_idx, history length, attributes (segments)
+    relevant_by_item: dict[str, sp.csr_matrix] = field(default_factory=dict)  # "new" / "existing" target items
 
     @property
     def n_items(self) -> int:
@@ -59,11 +62,17 @@ def load_setup(cfg: Config, fitted: list[str]) -> EvalSetup:
     test = window(cfg, "test")
     rel = relevant(cfg, test, users, items, seen)
     test_users = np.unique(test["user_idx"].to_numpy())
-    return EvalSetup(
+    setup = EvalSetup(
         users=users, items=items, history=history, seen=seen, relevant=rel, test=test, test_users=test_users,
         known=np.diff(history.indptr) > 0, excluded=excluded, foldin=foldin,
         train_events=window(cfg, "train"),
     )
+    if "cold_item" in test.columns:
+        for label, new in (("new", True), ("existing", False)):
+            setup.relevant_by_item[label] = relevant(cfg, test.filter(pl.col("cold_item") == new), users, items, seen)
+    setup.context = item_context(cfg, setup)
+    setup.user_info = user_frame(cfg, setup)
+    return setup
 
 
 RecommendFn = Callable[[np.ndarray, int, sp.csr_matrix | None], Recs]

@@ -88,7 +88,7 @@ def business_metrics(cfg: Config, setup: Any, outcome: Any) -> dict[str, Any]:
     response = business.for_config(cfg)
     if response is None or outcome.warm is None or outcome.warm.users.size == 0:
         return {}
-    from recsys_cli.evaluation.beyond import popular_lists
+    from recsys_cli.topk import popular_lists
 
     warm = outcome.warm
     k = 10 if 10 in cfg.eval.k else max(cfg.eval.k)

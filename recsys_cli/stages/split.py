@@ -12,6 +12,7 @@ from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
 from recsys_cli.data.ids import IdMap, save_ids
 from recsys_cli.data.profile import REAL_SHOP
+from recsys_cli.data.leakage import window_fingerprints
 from recsys_cli.data.splits import report, split_events
 from recsys_cli.progress import status, stdout
 from recsys_cli.stages.inputs import need, read_json
@@ -29,6 +30,7 @@ def run(cfg: Config) -> None:
     )
     split = split_events(events, cfg.split)
     info = report(split)
+    info["fingerprints"] = window_fingerprints(split.windows())
     info["n_users_indexed"] = len(users)
     info["n_items_indexed"] = len(item_ids)
     with atomic_dir(cfg.paths.processed) as tmp:
@@ -42,7 +44,8 @@ def run(cfg: Config) -> None:
             for name, frame in fold.windows().items():
                 frame.write_parquet(fold_dir / f"{name}.parquet")
             save_ids(fold_dir / "ids.npz", users, item_ids)
-            (fold_dir / "split_report.json").write_text(json.dumps(report(fold), indent=2) + "\n")
+            fold_info = {**report(fold), "fingerprints": window_fingerprints(fold.windows())}
+            (fold_dir / "split_report.json").write_text(json.dumps(fold_info, indent=2) + "\n")
     print_report(info, read_json(cfg.paths.interim / "ingest_report.json", "ingest").get("profile", {}))
     status(f"split: {split.info['method']} -> {cfg.paths.processed}")
 
