@@ -117,7 +117,8 @@ def write_ranking_reports(cfg: Config, metrics: dict[str, Any], outcome: Any) ->
     write_text(reports / "segments.json", json.dumps(outcome.segments, indent=2, default=str) + "\n")
     activity = outcome.segments.get("activity", {})
     write_text(reports / "plots" / "segments.json", json.dumps(
-        [{"segment": name, "users": row["users"], **{m: row.get(m) for m in (cfg.eval.metric,)}} for name, row in activity.items()],
+        [{"segment": name, "users": row["users"], "metric": cfg.eval.metric, "value": row.get(cfg.eval.metric)}
+         for name, row in activity.items()],
         indent=2) + "\n")
     if outcome.per_user.height:
         with atomic_file(reports / "per_user.parquet") as tmp:

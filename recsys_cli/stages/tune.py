@@ -52,7 +52,7 @@ def run(cfg: Config) -> None:
         status(f"tune: nothing to tune for {cfg.model.name} ({reason}) -> {out / BEST_PARAMS}")
         return
 
-    data = train_data(cfg)
+    data = train_data(cfg, stage="tune")
     if data.valid is None:
         raise StageInputError("tune: the valid window is empty; use a split with valid_frac > 0 (or n_valid > 0)")
     rel = data.valid
