@@ -264,11 +264,6 @@ def test_too_many_rolling_folds_exit_2(shop: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "processed").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: features.train_time_items (recsys_cli/stages/features.py:41) only counts items launched before t1 as "
-    "known when split method == 'temporal'; split=rolling has the same t1 but fits TF-IDF on items with train "
-    "events only (252 vs 296 items on tiny data), so the rolling main fold's features differ from the identical "
-    "temporal split's"))
 def test_rolling_main_fold_features_equal_the_temporal_splits(rolling: Path, temporal: dict) -> None:
     from recsys_cli.features.text import load_tfidf
 

@@ -113,7 +113,7 @@ class ItemItemModel:
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Fold in users the model never saw: scores of each row of ``rows`` (their summed event weights)."""
         binary = getattr(self.params, "binary", getattr(self.params, "binary_history", False))
-        hist = sp.csr_matrix(rows, dtype=np.float32)
+        hist = sp.csr_matrix(rows, dtype=np.float32, copy=True)
         if binary:
             hist.data[:] = 1.0
         w = self.weights if items is None else self.weights[:, items]

@@ -39,7 +39,7 @@ def train_time_items(cfg: Config, cat: pl.DataFrame, train: pl.DataFrame) -> np.
     known = np.zeros(cat.height, dtype=bool)
     known[train["item_idx"].unique().to_numpy()] = True
     split_info = read_json(cfg.paths.processed / "split_report.json", "split")
-    if split_info.get("method") == "temporal" and "launch_date" in cat.columns:
+    if "t1" in split_info and "launch_date" in cat.columns:  # a global train cutoff (temporal, rolling)
         t1 = pl.Series([split_info["t1"]]).str.to_datetime().cast(pl.Datetime("ms"))[0]
         launched = cat["launch_date"].is_not_null() & (cat["launch_date"] < t1)
         known |= launched.to_numpy()

@@ -116,9 +116,6 @@ def test_weighted_history_is_used_when_the_model_is_not_binary(fitted: dict) -> 
         assert not np.allclose(fitted[name].score_history(rows.copy()), fitted[name].score_history(ones.copy()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: ItemItemModel.score_history (recsys_cli/models/itemitem.py:116-118) binarises the caller's matrix in place: "
-    "sp.csr_matrix(rows, dtype=float32) does not copy a float32 CSR, then hist.data[:] = 1.0 overwrites rows.data"))
 @pytest.mark.parametrize("name", ["ease", "itemknn", "rp3beta"])
 def test_fold_in_leaves_the_callers_rows_alone(fitted: dict, name: str) -> None:
     rows, _ = new_users()
