@@ -20,7 +20,9 @@ never counts as a hit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,13 +91,16 @@ def evaluate(
     show_progress: bool = False,
     description: str = "evaluating",
     extra: ExtraFn | None = None,
+    workers: int = 0,
 ) -> EvalResult:
     """Rank all items for ``users`` and score the top-k against ``relevant``.
 
     ``relevant`` and ``exclude`` are full user x item matrices; only the rows
     of ``users`` with at least one relevant item are evaluated. ``extra(users,
     top, hits, exclude)`` adds per-user columns computed batch by batch
-    (beyond-accuracy metrics), so memory stays bounded by the batch size.
+    (beyond-accuracy metrics), so memory stays bounded by the batch size
+    (times ``workers``, the batches scored at once; 0: up to 4, one per core).
+    ``recommend`` and ``extra`` must be safe to call from several threads.
     """
     ks = sorted(set(ks))
     kmax = max(ks)
@@ -104,20 +109,33 @@ def evaluate(
     users = users[n_rel_all[users] > 0]
     top = np.full((users.size, kmax), -1, dtype=np.int32)
     batch_size = row_batch(n_items, batch_size)
+    workers = workers or min(os.cpu_count() or 1, 4)
+
+    def one(start: int) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
+        batch = users[start : start + batch_size]
+        excl = exclude[batch] if exclude is not None else None
+        recs = recommend(batch, kmax, excl)
+        hits = hits_matrix(recs.items, relevant[batch])
+        cols = per_user(hits, n_rel_all[batch], ks)
+        if extra is not None:
+            cols |= extra(batch, recs.items, hits, excl)
+        return start, recs.items, cols
+
     scores: dict[str, list[np.ndarray]] = {}
-    with progress_bar(transient=True) as bar:
+    starts = range(0, users.size, batch_size)
+    # batches run on a few threads (numpy and BLAS release the GIL while ranking); results
+    # are gathered in batch order, so they never depend on the thread count or batch size
+    with progress_bar(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
         task = bar.add_task(description, total=users.size, visible=show_progress)
-        for start in range(0, users.size, batch_size):
-            batch = users[start : start + batch_size]
-            recs = recommend(batch, kmax, exclude[batch] if exclude is not None else None)
-            top[start : start + batch.size] = recs.items
-            hits = hits_matrix(recs.items, relevant[batch])
-            batch_cols = per_user(hits, n_rel_all[batch], ks)
-            if extra is not None:
-                batch_cols |= extra(batch, recs.items, hits, exclude[batch] if exclude is not None else None)
-            for name, values in batch_cols.items():
-                scores.setdefault(name, []).append(values)
-            bar.advance(task, batch.size)
+        try:
+            for start, items, cols in pool.map(one, starts):
+                top[start : start + items.shape[0]] = items
+                for name, values in cols.items():
+                    scores.setdefault(name, []).append(values)
+                bar.advance(task, items.shape[0])
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     columns = {name: np.concatenate(parts) for name, parts in scores.items()} if users.size else {}
     summary: dict[str, float] = {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
                                  for name, values in columns.items()}

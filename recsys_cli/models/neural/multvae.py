@@ -119,9 +119,9 @@ class MultVAE:
         p = self.params
         return MultVAENet(n_items, p.hidden, p.latent, p.dropout, variational=p.variant == "vae")
 
-    def _bag(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The users' rows, L2-normalised, as (indices, offsets, weights) for the encoder."""
-        sub = self.rows[users]
+    def _bag(self, users: np.ndarray, rows: sp.csr_matrix | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The users' rows (of ``rows``, default the train rows), L2-normalised, as (indices, offsets, weights)."""
+        sub = (self.rows if rows is None else rows)[users]
         counts = np.diff(sub.indptr)
         weights = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts).astype(np.float32)
         return (
@@ -168,7 +168,7 @@ class MultVAE:
         """The params with ``epochs`` = the best epoch and no early stopping (for a refit)."""
         return dataclasses.replace(self.params, epochs=self.history.best_epoch or self.params.epochs, patience=None)
 
-    def score(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+    def score(self, users: np.ndarray, items: np.ndarray | None = None, rows: sp.csr_matrix | None = None) -> np.ndarray:
         assert self.net is not None, "fit or load the model first"
         users = np.asarray(users, dtype=np.int64)
         cols = None if items is None else torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)
@@ -176,7 +176,7 @@ class MultVAE:
         step = row_batch(self.n_items, SCORE_BATCH)
         with torch.no_grad():
             for start in range(0, users.size, step):
-                logits, _ = self.net(self._bag(users[start : start + step]))
+                logits, _ = self.net(self._bag(users[start : start + step], rows))
                 out.append(to_numpy(logits if cols is None else logits[:, cols]))
         width = self.n_items if items is None else len(items)
         return np.concatenate(out) if out else np.zeros((0, width), dtype=np.float32)
@@ -188,13 +188,9 @@ class MultVAE:
 
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Fold in new users: encode their (binarised) history rows, as for any user."""
-        saved, saved_n = self.rows, self.n_users
-        try:
-            self.rows = (sp.csr_matrix(rows) > 0).astype(np.float32).tocsr()
-            self.rows.sort_indices()
-            return self.score(np.arange(self.rows.shape[0]), items)
-        finally:
-            self.rows, self.n_users = saved, saved_n
+        binary = (sp.csr_matrix(rows) > 0).astype(np.float32).tocsr()
+        binary.sort_indices()
+        return self.score(np.arange(binary.shape[0]), items, rows=binary)
 
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         assert self.net is not None, "fit or load the model first"
