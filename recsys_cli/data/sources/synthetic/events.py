@@ -73,6 +73,7 @@ class Simulator:
         self.shoppers = shoppers
         self.perm, self.start, self.stop = items_by_leaf(catalog)
         weights = np.exp(0.8 * catalog.log_pop[self.perm].astype(np.float64))
+        self.pop_weight = weights  # chance of being a slot candidate, relative within a leaf (perm order)
         self.cum = np.cumsum(weights)
         self.cum0 = np.concatenate([[0.0], self.cum])
         intensity = calendar.day_intensity()
@@ -107,8 +108,7 @@ class Simulator:
         intent = _sample_rows(sh.leaf_cdf[s_user], rng.random(n_s))
         views = session_views(rng, n_s)
         n_slots = np.maximum(1, np.rint(views**0.8)).astype(np.int32)
-        p_buy = BUY_SESSION * sh.buy_rate[s_user] * DEVICE_BUY[device]
-        buying = rng.random(n_s) < np.clip(p_buy, 0.0, 0.9)
+        buying = rng.random(n_s) < self.buy_prob(s_user, device)
 
         slot_item, slot_taste = self._slots(rng, s_user, start, intent, n_slots)
         slot_sess, slot_start, _ = _segment_index(n_slots)
@@ -133,9 +133,7 @@ class Simulator:
         last_view = v_time[v_start + views - 1]
 
         # carts in buying sessions, by taste; then checkout of some carts at the session end
-        p_cart = 1.0 / (1.0 + np.exp(-(CART_BIAS + CART_TASTE * slot_taste)))
-        known = np.maximum(slot_item, 0)
-        p_cart = np.minimum(p_cart * self.conversion[known] * (1.0 + 0.5 * self.consumable[known]), 0.95)
+        p_cart = self.cart_prob(slot_taste, np.maximum(slot_item, 0))
         cart = buying[slot_sess] & (rng.random(slot_item.size) < p_cart) & (slot_item >= 0)
         c_slot = np.flatnonzero(cart)
         first_view = v_time[v_start[slot_sess[c_slot]] + (c_slot - slot_start[slot_sess[c_slot]])]
@@ -171,14 +169,9 @@ class Simulator:
         n_slots: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The distinct products each session looks at (-1: nothing launched to show)."""
-        sh, cat = self.shoppers, self.catalog
         slot_sess = np.repeat(np.arange(s_user.size), n_slots)
         user = s_user[slot_sess]
-        leaf = intent[slot_sess]
-        other = np.flatnonzero(rng.random(slot_sess.size) < OTHER_CATEGORY)
-        leaf[other] = _sample_rows(sh.leaf_cdf[user[other]], rng.random(other.size))
-        browse = np.flatnonzero(rng.random(slot_sess.size) < BROWSE)
-        leaf[browse] = np.searchsorted(self.leaf_traffic_cdf, rng.random(browse.size)).clip(0, len(vocab.LEAVES) - 1)
+        leaf = self.slot_leaves(rng, user, intent[slot_sess])
         day = start[slot_sess] / 86400.0
 
         items = np.empty(slot_sess.size, dtype=np.int64)
@@ -191,27 +184,71 @@ class Simulator:
     def _choose(
         self, rng: np.random.Generator, user: np.ndarray, leaf: np.ndarray, day: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Each slot's product: the best of its candidates by utility plus Gumbel noise (a logit choice)."""
         sh, cat = self.shoppers, self.catalog
-        lo, hi = self.cum0[self.start[leaf]], self.cum0[self.stop[leaf]]
-        x = lo[:, None] + rng.random((leaf.size, CANDIDATES)) * (hi - lo)[:, None]
-        pos = np.searchsorted(self.cum, x, side="right")
-        pos = np.clip(pos, self.start[leaf][:, None], self.stop[leaf][:, None] - 1)
-        cand = self.perm[pos]
-
+        cand = self.candidates(rng, leaf, CANDIDATES)
         affinity = np.einsum("bd,bcd->bc", sh.taste[user], cat.vec[cand])
-        age = day[:, None] - cat.launch_day[cand]
-        launched = age >= 0
-        boost = 0.8 * np.exp(-np.maximum(age, 0.0) / 21.0)
-        peak = cat.trend_peak[cand]
-        trend = np.where(
-            np.isnan(peak), 0.0, cat.trend_amp[cand] * np.exp(-0.5 * ((day[:, None] - peak) / cat.trend_width[cand]) ** 2)
-        )
-        price_fit = -0.6 * (self.rel_price[cand] - sh.price_pref[user][:, None]) ** 2
-        utility = TASTE * affinity + 0.2 * cat.log_pop[cand] + trend + boost + price_fit
-        utility = np.where(launched, utility, -np.inf)
+        utility = self.utility(affinity, cand, sh.price_pref[user][:, None], day[:, None])
         gumbel = -np.log(-np.log(rng.random(utility.shape)))
         pick = np.argmax(utility + gumbel, axis=1)
         rows = np.arange(leaf.size)
         chosen = cand[rows, pick]
-        ok = launched[rows, pick]
+        ok = np.isfinite(utility[rows, pick])
         return np.where(ok, chosen, -1), affinity[rows, pick].astype(np.float32)
+
+    # ------------------------------------------------ the choice model, shared
+    # ``truth.py`` derives the expected response to a recommendation from these
+    # same functions, so the generator and its ground truth cannot drift apart.
+
+    def slot_leaves(self, rng: np.random.Generator, user: np.ndarray, intent: np.ndarray) -> np.ndarray:
+        """The category of each slot: the session's intent, another favourite, or what the shop browses."""
+        leaf = intent.copy()
+        other = np.flatnonzero(rng.random(leaf.size) < OTHER_CATEGORY)
+        leaf[other] = _sample_rows(self.shoppers.leaf_cdf[user[other]], rng.random(other.size))
+        browse = np.flatnonzero(rng.random(leaf.size) < BROWSE)
+        leaf[browse] = np.searchsorted(self.leaf_traffic_cdf, rng.random(browse.size)).clip(0, len(vocab.LEAVES) - 1)
+        return leaf
+
+    def slot_leaf_probs(self, users: np.ndarray) -> np.ndarray:
+        """(n_users, n_leaves): the chance that a slot is in each category (the law of ``slot_leaves``,
+        with the intent drawn from ``leaf_cdf`` as ``block`` does)."""
+        own = np.diff(self.shoppers.leaf_cdf[users].astype(np.float64), axis=1, prepend=0.0)
+        shop = np.diff(self.leaf_traffic_cdf, prepend=0.0)
+        return (1.0 - BROWSE) * own + BROWSE * shop[None, :]
+
+    def candidates(self, rng: np.random.Generator, leaf: np.ndarray, n: int) -> np.ndarray:
+        """(len(leaf), n) products drawn with replacement from each leaf, in proportion to ``pop_weight``."""
+        lo, hi = self.cum0[self.start[leaf]], self.cum0[self.stop[leaf]]
+        x = lo[:, None] + rng.random((leaf.size, n)) * (hi - lo)[:, None]
+        pos = np.searchsorted(self.cum, x, side="right")
+        pos = np.clip(pos, self.start[leaf][:, None], self.stop[leaf][:, None] - 1)
+        return self.perm[pos]
+
+    def utility(
+        self, affinity: np.ndarray, items: np.ndarray, price_pref: np.ndarray, day: np.ndarray | float
+    ) -> np.ndarray:
+        """A shopper's utility for products on a day (broadcasting; -inf before launch).
+
+        ``affinity`` is taste . product vector, ``price_pref`` the shoppers' price preference.
+        """
+        cat = self.catalog
+        age = day - cat.launch_day[items]
+        launched = age >= 0
+        boost = 0.8 * np.exp(-np.maximum(age, 0.0) / 21.0)
+        peak = cat.trend_peak[items]
+        trend = np.where(
+            np.isnan(peak), 0.0, cat.trend_amp[items] * np.exp(-0.5 * ((day - peak) / cat.trend_width[items]) ** 2)
+        )
+        price_fit = -0.6 * (self.rel_price[items] - price_pref) ** 2
+        utility = TASTE * affinity + 0.2 * cat.log_pop[items] + trend + boost + price_fit
+        return np.where(launched, utility, -np.inf)
+
+    def cart_prob(self, affinity: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Chance that a slot's product goes into the cart, in a buying session."""
+        p_cart = 1.0 / (1.0 + np.exp(-(CART_BIAS + CART_TASTE * affinity)))
+        return np.minimum(p_cart * self.conversion[items] * (1.0 + 0.5 * self.consumable[items]), 0.95)
+
+    def buy_prob(self, users: np.ndarray, device: np.ndarray) -> np.ndarray:
+        """Chance that a session of these shoppers on these devices is a buying one."""
+        p_buy = BUY_SESSION * self.shoppers.buy_rate[users] * DEVICE_BUY[device]
+        return np.clip(p_buy, 0.0, 0.9)
