@@ -79,10 +79,6 @@ def protocol(cfg: Config, setup: Any) -> str:
 
 def business_metrics(cfg: Config, setup: Any, outcome: Any) -> dict[str, Any]:
     """Expected CTR / conversion / revenue per 1,000 recommendations under the synthetic shop's own model."""
-    import importlib.util
-
-    if importlib.util.find_spec("recsys_cli.evaluation.business") is None:  # TEMP until business lands
-        return {}
     from recsys_cli.evaluation import business
 
     response = business.for_config(cfg)
@@ -153,13 +149,14 @@ def print_ranking(cfg: Config, metrics: dict[str, Any], outcome: Any, setup: Any
     print_segments(cfg, outcome.segments)
     if any(k.startswith("business.") for k in metrics):
         biz = Table(title=f"business proxies per recommendation slot (top-{10 if 10 in ks else ks[-1]}, the shop's own response model)")
-        for col in ("", "recsys", "random", "popularity", "lift vs random", "lift vs popularity"):
+        for col in ("", cfg.model.name, "random", "popularity", "lift vs random", "lift vs popularity"):
             biz.add_column(col, justify="right" if col else "left")
         for m in ("ctr", "conversion", "revenue_per_1000"):
             cells = [metrics.get(f"business.{m}"), metrics.get(f"business.random.{m}"),
                      metrics.get(f"business.popularity.{m}"), metrics.get(f"business.lift_vs_random.{m}"),
                      metrics.get(f"business.lift_vs_popularity.{m}")]
-            fmt = [f"{c:.4f}" if isinstance(c, float) and i < 3 else (f"{c:+.1%}" if isinstance(c, float) else "-")
+            value = (lambda c: f"{c:.3%}") if m != "revenue_per_1000" else (lambda c: f"{c:,.2f}")
+            fmt = [(value(c) if i < 3 else f"{c:+.1%}") if isinstance(c, (int, float)) else "-"
                    for i, c in enumerate(cells)]
             biz.add_row(m, *fmt)
         stdout.print(biz)
