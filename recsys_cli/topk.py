@@ -51,7 +51,7 @@ def rank(
             scores[rows[keep], cols[keep]] = -np.inf
     kk = min(k, n_cols)
     if 0 < kk < n_cols:
-        top = top_columns(scores, kk)
+        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
     else:
         top = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     vals = np.take_along_axis(scores, top, axis=1)
@@ -65,42 +65,6 @@ def rank(
         out_items = np.pad(out_items, ((0, 0), (0, pad)), constant_values=PAD)
         top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
     return Recs(items=out_items, scores=top_scores.astype(np.float32))
-
-
-def top_columns(scores: np.ndarray, kk: int) -> np.ndarray:
-    """Columns of the ``kk`` largest scores of each row (unordered), like ``argpartition``, but faster on wide rows.
-
-    A strided sample of each row gives a threshold no higher than the row's
-    kk-th largest score (the sample's kk-th largest), so every true top-kk
-    score is at or above it; only those candidates (about ``kk x stride`` per
-    row) are partitioned. Rows whose threshold is not finite (mostly excluded)
-    or that keep too many candidates (ties) take the plain ``argpartition``.
-    """
-    n_rows, n_cols = scores.shape
-    stride = int(np.sqrt(n_cols / kk))
-    if stride < 4 or n_cols // stride <= 2 * kk:
-        return np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-    sample = scores[:, ::stride]
-    threshold = -np.partition(-sample, kk - 1, axis=1)[:, kk - 1]
-    mask = scores >= threshold[:, None]
-    counts = mask.sum(axis=1)
-    plain = ~np.isfinite(threshold) | (counts > n_cols // 8)
-    out = np.empty((n_rows, kk), dtype=np.int64)
-    if plain.any():
-        out[plain] = np.argpartition(-scores[plain], kk - 1, axis=1)[:, :kk]
-    fast = np.flatnonzero(~plain)
-    if fast.size:
-        rows, cols = np.nonzero(mask[fast])
-        width = int(counts[fast].max())
-        starts = np.concatenate([[0], np.cumsum(counts[fast])[:-1]])
-        pos = np.arange(rows.size) - starts[rows]
-        cand = np.zeros((fast.size, width), dtype=np.int64)
-        vals = np.full((fast.size, width), -np.inf, dtype=np.float32)
-        cand[rows, pos] = cols
-        vals[rows, pos] = scores[fast[rows], cols]
-        pick = np.argpartition(-vals, kk - 1, axis=1)[:, :kk]
-        out[fast] = np.take_along_axis(cand, pick, axis=1)
-    return out
 
 
 MAX_CELLS = 1 << 24  # scores held at once: 16M floats (~64 MB, plus ~128 MB of top-k indices)
