@@ -125,10 +125,11 @@ def evaluate(
     starts = range(0, users.size, batch_size)
     # batches run on a few threads (numpy and BLAS release the GIL while ranking); results
     # are gathered in batch order, so they never depend on the thread count or batch size
-    with progress_bar(transient=True) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
+    workers = min(workers, len(starts))
+    with progress_bar(transient=True) as bar, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         task = bar.add_task(description, total=users.size, visible=show_progress)
         try:
-            for start, items, cols in pool.map(one, starts):
+            for start, items, cols in (pool.map(one, starts) if workers > 1 else map(one, starts)):
                 top[start : start + items.shape[0]] = items
                 for name, values in cols.items():
                     scores.setdefault(name, []).append(values)
