@@ -135,6 +135,7 @@ class ParamSpace:
     log: bool = False
     step: float | None = None
     choices: list[Any] | None = None
+    when: dict[str, Any] | None = None  # conditional: sampled only when these params took these values
 
 
 @dataclass
@@ -144,7 +145,7 @@ class TuneConfig:
     metric: str = "ndcg@10"
     seed: int = 0
     apply_best: bool = True
-    spaces: dict[str, dict[str, ParamSpace]] = field(default_factory=dict)
+    space: dict[str, ParamSpace] = field(default_factory=dict)  # the chosen model's: conf/tune/<model>.yaml
 
 
 # --------------------------------------------------------------------------- eval
@@ -165,6 +166,16 @@ class EvalConfig:
     bootstrap: int = bound(1000, ge=0)  # bootstrap resamples of users for confidence intervals (0: none)
     alpha: float = bound(0.05, gt=0.0, lt=0.5)
     hot_quantile: float = bound(0.8, gt=0.0, lt=1.0)  # users above this quantile of train-history length are "hot"
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow tracking of every stage run (``tracking=none`` turns it off)."""
+
+    enabled: bool = True
+    uri: str | None = None  # null: a local store in the project (see recsys_cli/tracking.py); or any MLflow URI
+    experiment: str = "recsys"
+    registered_model: str = "recsys"  # `recsys export` registers the bundle under this name
 
 
 @dataclass
@@ -248,6 +259,7 @@ class Config:
     recommend: RecommendConfig
     paths: PathsConfig
     train: TrainConfig = field(default_factory=TrainConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -261,7 +273,7 @@ class Config:
 
 # --------------------------------------------------------------------- composing
 
-GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "experiment")
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "experiment")
 
 
 def conf_dir() -> Path:

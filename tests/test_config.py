@@ -57,8 +57,8 @@ def test_model_params_are_checked_by_the_model() -> None:
 
 
 def test_tune_space_must_name_real_params() -> None:
-    cfg = config.load(["+tune.spaces.als.factorz={type: int, low: 1, high: 3}"])
-    with pytest.raises(ConfigError, match=r"tune.spaces.als.factorz: als has no param 'factorz'"):
+    cfg = config.load(["+tune.space.factorz={type: int, low: 1, high: 3}"])
+    with pytest.raises(ConfigError, match=r"tune.space.factorz \(conf/tune/als.yaml\): als has no param 'factorz'"):
         models.check_config(cfg)
 
 

@@ -85,26 +85,27 @@ def load_model(path: Path) -> Recommender:
 def check_config(cfg: Config) -> None:
     """Validate what config.py cannot: the model's params and the tuning spaces.
 
-    Spaces of models not yet imported (torch-based ones) are checked only
-    when that model is the one configured, so a config check never imports torch.
+    The search space is the configured model's (conf/tune/<model>.yaml);
+    ``when`` conditions must name a param of the same space.
     """
     params = params_of(cfg.model)
     if cfg.model.name == "hybrid":
         for i, comp in enumerate(params.components):
             cls = model_class(comp.name)
             from_dict(cls.Params, comp.params, where=f"model.components[{i}].params")
-    for model_name, space in cfg.tune.spaces.items():
-        if model_name not in REGISTRY:
-            raise ConfigError(f"tune.spaces.{model_name}: unknown model; choose from: {', '.join(sorted(REGISTRY))}")
-        if isinstance(REGISTRY[model_name], str) and model_name != cfg.model.name:
-            continue
-        cls = model_class(model_name)
-        fields = set(cls.Params.__dataclass_fields__)
-        for key, spec in space.items():
-            where = f"tune.spaces.{model_name}.{key}"
-            if key not in fields:
-                raise ConfigError(f"{where}: {model_name} has no param {key!r}; params: {', '.join(sorted(fields))}")
-            _check_space(spec, where)
+    fields = set(model_class(cfg.model.name).Params.__dataclass_fields__)
+    space = cfg.tune.space
+    for key, spec in space.items():
+        where = f"tune.space.{key} (conf/tune/{cfg.model.name}.yaml)"
+        if key not in fields:
+            raise ConfigError(f"{where}: {cfg.model.name} has no param {key!r}; params: {', '.join(sorted(fields))}")
+        _check_space(spec, where)
+        for param, value in (spec.when or {}).items():
+            if param not in space:
+                raise ConfigError(f"{where}.when: {param!r} is not a param of this search space")
+            choices = space[param].choices
+            if space[param].type == "categorical" and choices is not None and value not in choices:
+                raise ConfigError(f"{where}.when: {param}={value!r} is not one of its choices {choices}")
 
 
 def _check_space(spec: ParamSpace, where: str) -> None:

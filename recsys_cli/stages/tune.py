@@ -44,7 +44,7 @@ def _in_space(value: Any, spec: ParamSpace) -> bool:
 
 
 def run(cfg: Config) -> None:
-    space = cfg.tune.spaces.get(cfg.model.name, {})
+    space = cfg.tune.space
     out = cfg.paths.tune
     if not space or cfg.tune.trials == 0:
         reason = "no search space for this model" if not space else "tune.trials=0"
@@ -64,7 +64,10 @@ def run(cfg: Config) -> None:
     defaults = to_dict(params_of(cfg.model))
 
     def objective(trial: optuna.Trial) -> float:
-        chosen = {name: suggest(trial, name, spec) for name, spec in space.items()}
+        chosen: dict[str, Any] = {}
+        for name, spec in space.items():  # in file order, so a condition sees the params before it
+            if all(chosen.get(p) == v for p, v in (spec.when or {}).items()):
+                chosen[name] = suggest(trial, name, spec)
         model = build(cfg.model, chosen)
         if hasattr(model, "show_progress"):
             model.show_progress = False
