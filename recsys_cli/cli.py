@@ -65,14 +65,19 @@ def _guarded(work: Callable[[], None]) -> None:
         _fail("interrupted; nothing half-written was kept", 130)
 
 
-def _stages(names: list[str], overrides: list[str] | None, params: Path | None) -> None:
+def _stages(names: list[str], overrides: list[str] | None, params: Path | None, command: str | None = None) -> None:
+    """Run stages in order; with tracking on, each in an MLflow run (nested under one parent for several)."""
+
     def work() -> None:
         cfg = _load(overrides, params)
+        from recsys_cli import tracking
         from recsys_cli.stages import PIPELINE
 
         steps = dict(PIPELINE)
-        for name in names:
-            steps[name](cfg)
+        with tracking.session(cfg, command or names[0], names):
+            for name in names:
+                with tracking.stage(cfg, name):
+                    steps[name](cfg)
 
     _guarded(work)
 
@@ -148,7 +153,7 @@ def run_all(overrides: Overrides = None, params: Params = None) -> None:
     """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""
     from recsys_cli.stages import PIPELINE
 
-    _stages([name for name, _ in PIPELINE], overrides, params)
+    _stages([name for name, _ in PIPELINE], overrides, params, command="run")
 
 
 @app.command()
@@ -156,25 +161,116 @@ def config(
     overrides: Overrides = None,
     params: Params = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the composed config to this file (e.g. params.yaml).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the composition to this file (e.g. params.yaml), exactly as `dvc exp run -S` would write it.",
+        ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="For every key: its value and where it came from (default, config.yaml, group, experiment, override).",
+        ),
+    ] = False,
 ) -> None:
     """Print the composed, validated config (or write it, e.g. to params.yaml for DVC)."""
 
     def work() -> None:
+        if explain and out is not None:
+            from recsys_cli.errors import ConfigError
+
+            raise ConfigError("--explain prints a table; it cannot be combined with --out")
         cfg = _load(overrides, params)
-        text = cfg.to_yaml()
-        if out is not None:
+        if explain:
+            from recsys_cli import config_explain
+            from recsys_cli.progress import stdout
+
+            title = f"config from {params}" if params is not None else "config composed from conf/"
+            stdout.print(config_explain.table(config_explain.explain(overrides or [], params), title))
+        elif out is not None:
             from recsys_cli.atomic import write_text
             from recsys_cli.progress import status
 
-            header = "# Composed from conf/ by `recsys config --out params.yaml`; edit conf/, not this file.\n"
-            write_text(out, header + text)
+            if params is None:  # the same bytes DVC's Hydra composition writes: switching re-runs nothing
+                from recsys_cli.config_explain import composed_yaml
+
+                text = composed_yaml(overrides or [])
+            else:
+                text = cfg.to_yaml()
+            write_text(out, text)
             status(f"config written to {out}")
         else:
             from recsys_cli.progress import stdout
 
-            stdout.print(Syntax(text, "yaml", background_color="default"))
+            stdout.print(Syntax(cfg.to_yaml(), "yaml", background_color="default"))
+
+    _guarded(work)
+
+
+registry_app = typer.Typer(
+    help=(
+        "The MLflow model registry that [bold]recsys export[/] registers bundles in "
+        "(tracking.registered_model, default 'recsys'): list versions, set aliases."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("list")
+def registry_list(overrides: Overrides = None, params: Params = None) -> None:
+    """Every registered version of the model, newest first, with its aliases (champion, challenger, ...)."""
+
+    def work() -> None:
+        from datetime import datetime
+
+        from rich.table import Table
+
+        from recsys_cli import tracking
+        from recsys_cli.progress import status, stdout
+
+        cfg = _load(overrides, params)
+        rows = tracking.list_versions(cfg)
+        name, uri = cfg.tracking.registered_model, tracking.store_uri(cfg)[0]
+        if not rows:
+            status(f"registry: no versions of {name!r} in {uri} yet; `recsys export` registers one")
+            return
+        table = Table(title=f"{name} in {uri}", title_justify="left")
+        for column in ("version", "aliases", "model", "created", "run id"):
+            table.add_column(column)
+        for row in rows:
+            created = datetime.fromtimestamp(row["created"] / 1000).strftime("%Y-%m-%d %H:%M") if row["created"] else ""
+            table.add_row(row["version"], ", ".join(row["aliases"]), row["model"], created, row["run_id"] or "")
+        stdout.print(table)
+        status(f"serve one: MLFLOW_TRACKING_URI={uri} mlflow models serve -m models:/{name}/<version> "
+               "--env-manager local -p 5001")
+
+    _guarded(work)
+
+
+@registry_app.command("alias")
+def registry_alias(
+    alias: Annotated[str, typer.Argument(help="Alias name, e.g. champion or challenger.")],
+    version: Annotated[str, typer.Argument(help="Registered version number (see `recsys registry list`).")],
+    overrides: Overrides = None,
+    params: Params = None,
+) -> None:
+    """Point an alias at a version: [bold]recsys registry alias champion 3[/] (then serve models:/recsys@champion)."""
+
+    def work() -> None:
+        from recsys_cli import tracking
+        from recsys_cli.errors import ConfigError
+        from recsys_cli.progress import status
+
+        if not version.isdigit() or int(version) < 1:
+            raise ConfigError(f"version: {version!r} is not a version number (1, 2, ...)")
+        cfg = _load(overrides, params)
+        tracking.set_alias(cfg, alias, version)
+        name = cfg.tracking.registered_model
+        status(f"registry: {name}@{alias} -> version {version} (models:/{name}@{alias})")
 
     _guarded(work)
 
