@@ -378,3 +378,20 @@ def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(f"{key}: unknown key")
         node = node[part]
     node[parts[-1]] = value
+
+
+def fingerprint(cfg: Config) -> str:
+    """The sha256 of a validated config: the name of the config an artifact was made with.
+
+    Canonical JSON (sorted keys) of ``cfg.to_dict()`` without ``paths`` (where
+    files go, not what they hold) and ``tracking`` (where runs are logged), so
+    the same settings give the same fingerprint from ``conf/`` or a params
+    file, in any project root. Model params are as configured (a model default
+    spelled out in YAML counts as set).
+    """
+    import hashlib
+    import json
+
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in ("paths", "tracking")}
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
