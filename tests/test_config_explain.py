@@ -40,51 +40,103 @@ def test_every_leaf_of_the_validated_config_is_listed(default_entries: dict[str,
         assert default_entries[key].value == value, key
 
 
-def test_sources_of_the_default_composition(default_entries: dict[str, Entry]) -> None:
+def _write_conf(root: Path) -> Path:
+    """A small conf/ of our own, so the expected sources do not move when the project's conf/ does."""
+    files = {
+        "config.yaml": """
+defaults:
+  - _self_
+  - data: shop
+  - model: als
+  - optional tune@tune.space: ${model}
+  - experiment: null
+seed: 1
+split: {}
+features: {}
+tune: {trials: 3}
+eval: {}
+recommend: {k: 5}
+paths: {}
+""",
+        "data/shop.yaml": "scale: tiny\nseed: 5\n",
+        "data/other.yaml": "scale: medium\n",
+        "model/als.yaml": "name: als\nfactors: 8\n",
+        "model/popularity.yaml": "name: popularity\n",
+        "tune/als.yaml": "factors: {type: int, low: 2, high: 32, log: true}\n",
+        "experiment/small.yaml": """# @package _global_
+defaults:
+  - override /model: popularity
+seed: 3
+data: {scale: small}
+""",
+    }
+    conf = root / "conf"
+    for name, text in files.items():
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_text(text)
+    return conf
+
+
+@pytest.fixture(scope="module")
+def conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_conf(tmp_path_factory.mktemp("explain"))
+
+
+def test_sources_in_precedence_order(conf: Path) -> None:
+    e = _by_key(explain([], directory=conf))
+    assert e["seed"].source == "config.yaml" and e["seed"].value == 1
+    assert e["tune.trials"].source == "config.yaml"
+    assert e["recommend.k"].source == "config.yaml"
+    assert e["recommend.batch_size"].source == "default"  # RecommendConfig's default
+    assert e["data.scale"].source == "group data/shop.yaml" and e["data.scale"].value == "tiny"
+    assert e["data.source"].source == "default"
+    assert e["model.factors"].source == "group model/als.yaml" and e["model.factors"].value == 8
+    assert e["model.iterations"].source == "default"  # the model's Params default, listed though no YAML sets it
+    assert e["tune.space.factors.log"].source == "group tune/als.yaml"  # composed by `tune@tune.space: ${model}`
+    assert e["tune.space.factors.low"].value == 2.0  # the validated value
+    assert e["tune.space.factors.step"].source == "default"  # ParamSpace default
+    assert all(x.note == "" for x in e.values())  # every group option is the defaults list's own
+
+
+def test_experiment_beats_groups_and_names_the_groups_it_chose(conf: Path) -> None:
+    e = _by_key(explain(["experiment=small"], directory=conf))
+    assert e["seed"].source == "experiment small.yaml" and e["seed"].value == 3
+    assert e["data.scale"].source == "experiment small.yaml" and e["data.scale"].value == "small"
+    assert e["data.seed"].source == "group data/shop.yaml"  # the experiment leaves it
+    assert e["model.name"].source == "group model/popularity.yaml"
+    assert e["model.name"].note == "chosen by experiment/small.yaml"
+    assert "tune.space.factors.low" not in e  # popularity has no search space here
+
+
+def test_overrides_beat_everything(conf: Path) -> None:
+    e = _by_key(explain(["experiment=small", "seed=9", "data=other", "model=als", "model.factors=4"], directory=conf))
+    assert e["seed"].source == "override seed=9" and e["seed"].value == 9
+    assert e["data.scale"].source == "experiment small.yaml"  # the experiment's value still beats the group
+    assert e["model.factors"].source == "override model.factors=4" and e["model.factors"].value == 4
+    assert e["model.name"].note == "chosen by override model=als"
+    assert e["data.seed"].source == "default"  # data/other.yaml has no seed
+
+
+def test_a_dict_override_sets_only_its_own_leaves(conf: Path) -> None:
+    e = _by_key(explain(["tune.space.factors={type: int, low: 1, high: 3}"], directory=conf))
+    assert e["tune.space.factors.high"].source == "override tune.space.factors={type: int, low: 1, high: 3}"
+    assert e["tune.space.factors.high"].value == 3.0
+    # Hydra merges the dict into the group's: log is still tune/als.yaml's
+    assert e["tune.space.factors.log"].source == "group tune/als.yaml" and e["tune.space.factors.log"].value is True
+
+
+def test_sources_of_the_project_conf(default_entries: dict[str, Entry]) -> None:
     src = {k: e.source for k, e in default_entries.items()}
-    assert src["seed"] == "config.yaml"  # conf/config.yaml sets it
-    assert src["recommend.k"] == "config.yaml"
+    assert src["seed"] == "config.yaml"
     assert src["data.scale"] == "group data/synthetic.yaml"
-    assert src["split.method"] == "group split/temporal.yaml"
-    assert src["model.factors"] == "group model/als.yaml"
+    assert src["model.name"] == "group model/als.yaml"
     assert src["tune.trials"] == "group tune/default.yaml"
-    assert src["tune.space.factors.low"] == "group tune/als.yaml"  # composed into tune.space by `tune@tune.space: ${model}`
-    assert src["tune.space.iterations.log"] == "default"  # ParamSpace default, not in tune/als.yaml
     assert src["data.columns.user"] == "default"  # a DataConfig default no YAML of data=synthetic sets
-    assert src["tracking.enabled"] == "group tracking/local.yaml"
-    assert default_entries["tune.space.factors.low"].value == 16.0  # the validated value
-
-
-def test_experiment_group_choice_and_override_sources() -> None:
-    entries = _by_key(explain(["experiment=ml100k_recbole", "model.l2=5", "eval.k=[3,7]", "tune=default"]))
-    assert entries["split.seed"].source == "experiment ml100k_recbole.yaml"
-    assert entries["split.seed"].value == 2020
-    # the experiment swaps groups (override /model: ease): the group file is the source, the note says who chose it
-    assert entries["model.binary"].source == "group model/ease.yaml"
-    assert entries["model.binary"].note == "chosen by experiment/ml100k_recbole.yaml"
-    assert entries["tune.space.l2.high"].source == "group tune/ease.yaml"
-    assert entries["model.l2"].source == "override model.l2=5" and entries["model.l2"].value == 5.0
-    assert entries["eval.k"].source == "override eval.k=[3,7]" and entries["eval.k"].value == [3, 7]
-    # the experiment sets eval.metric; the eval group sets eval.batch_size; the experiment wins where both set
-    assert entries["eval.metric"].source == "experiment ml100k_recbole.yaml"
-    assert entries["eval.batch_size"].source == "group eval/default.yaml"
-    assert entries["data.seed"].source == "default"  # data/movielens.yaml has no seed
-
-
-def test_group_chosen_on_the_command_line_and_model_param_defaults() -> None:
-    entries = _by_key(explain(["model=popularity"]))
-    assert entries["model.name"].source == "group model/popularity.yaml"
-    assert entries["model.name"].note == "chosen by override model=popularity"
-    # every field of the model's Params is listed, set in YAML or not
-    from recsys_cli.models import model_class
-    from recsys_cli.schema import to_dict
-
-    for field, value in to_dict(model_class("popularity").Params()).items():
-        assert f"model.{field}" in entries
-    # an override that adds a key (+) is an override
-    entries = _by_key(explain(["+tune.space.half_life_days={type: float, low: 1, high: 30}", "model=popularity"]))
-    assert entries["tune.space.half_life_days.high"].source.startswith("override +tune.space.half_life_days=")
-    assert entries["tune.space.half_life_days.log"].source == "default"
+    assert any(k.startswith("tune.space.") and v.startswith("group tune/als.yaml") for k, v in src.items())
+    e = _by_key(explain(["experiment=ml100k_recbole", "model.l2=5"]))
+    assert e["split.seed"].source == "experiment ml100k_recbole.yaml" and e["split.seed"].value == 2020
+    assert e["model.name"].note == "chosen by experiment/ml100k_recbole.yaml"
+    assert e["model.l2"].source == "override model.l2=5" and e["model.l2"].value == 5.0
 
 
 def test_params_file_sources(tmp_path: Path) -> None:

@@ -2,19 +2,47 @@
 
 Users without train history get the popularity fallback; items a user has
 interacted with in any window are not recommended again.
+
+Next to the lists: ``config.yaml`` (the config this stage ran with) and
+``recs_info.json`` naming it and the model's training config by fingerprint
+(``config.fingerprint``), so a recommendation file always says what made it.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from recsys_cli.atomic import atomic_dir
-from recsys_cli.config import Config
+from recsys_cli.config import Config, fingerprint, load
+from recsys_cli.errors import ConfigError
 from recsys_cli.models.base import row_batch
 from recsys_cli.models.fallback import WithFallback
 from recsys_cli.progress import progress_bar, status
-from recsys_cli.stages.inputs import WINDOWS, ids, matrix, trained_model, window
+from recsys_cli.stages.inputs import WINDOWS, ids, matrix, model_dir, trained_model, window
+
+INFO = "recs_info.json"
+
+
+def provenance(cfg: Config, rows: int, users: int) -> dict[str, Any]:
+    """What made the recommendation file: this stage's config and the trained model's, by fingerprint."""
+    model_config = model_dir(cfg) / "config.yaml"
+    try:
+        model_sha: str | None = fingerprint(load(params_file=model_config))
+    except ConfigError:  # a model trained before configs were saved with it, or by an older schema
+        model_sha = None
+    return {
+        "model": cfg.model.name,
+        "k": cfg.recommend.k,
+        "users": users,
+        "rows": rows,
+        "config_sha256": fingerprint(cfg),
+        "model_config_sha256": model_sha,
+        "seed": cfg.seed,
+    }
 
 
 def run(cfg: Config) -> None:
@@ -47,6 +75,9 @@ def run(cfg: Config) -> None:
             "fallback": ~recommender.known[user_idx[keep]],
         }
     )
+    info = provenance(cfg, frame.height, n)
     with atomic_dir(cfg.paths.recs) as tmp:
         frame.write_parquet(tmp / "recommendations.parquet")
+        (tmp / "config.yaml").write_text(cfg.to_yaml())
+        (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")
     status(f"batch-recommend: {frame.height:,} rows for {n:,} users -> {cfg.paths.recs / 'recommendations.parquet'}")
