@@ -65,14 +65,19 @@ def _guarded(work: Callable[[], None]) -> None:
         _fail("interrupted; nothing half-written was kept", 130)
 
 
-def _stages(names: list[str], overrides: list[str] | None, params: Path | None) -> None:
+def _stages(names: list[str], overrides: list[str] | None, params: Path | None, command: str | None = None) -> None:
+    """Run stages in order; with tracking on, each in an MLflow run (nested under one parent for several)."""
+
     def work() -> None:
         cfg = _load(overrides, params)
+        from recsys_cli import tracking
         from recsys_cli.stages import PIPELINE
 
         steps = dict(PIPELINE)
-        for name in names:
-            steps[name](cfg)
+        with tracking.session(cfg, command or names[0], names):
+            for name in names:
+                with tracking.stage(cfg, name):
+                    steps[name](cfg)
 
     _guarded(work)
 
@@ -148,7 +153,7 @@ def run_all(overrides: Overrides = None, params: Params = None) -> None:
     """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""
     from recsys_cli.stages import PIPELINE
 
-    _stages([name for name, _ in PIPELINE], overrides, params)
+    _stages([name for name, _ in PIPELINE], overrides, params, command="run")
 
 
 @app.command()
@@ -200,6 +205,72 @@ def config(
             from recsys_cli.progress import stdout
 
             stdout.print(Syntax(cfg.to_yaml(), "yaml", background_color="default"))
+
+    _guarded(work)
+
+
+registry_app = typer.Typer(
+    help=(
+        "The MLflow model registry that [bold]recsys export[/] registers bundles in "
+        "(tracking.registered_model, default 'recsys'): list versions, set aliases."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("list")
+def registry_list(overrides: Overrides = None, params: Params = None) -> None:
+    """Every registered version of the model, newest first, with its aliases (champion, challenger, ...)."""
+
+    def work() -> None:
+        from datetime import datetime
+
+        from rich.table import Table
+
+        from recsys_cli import tracking
+        from recsys_cli.progress import status, stdout
+
+        cfg = _load(overrides, params)
+        rows = tracking.list_versions(cfg)
+        name, uri = cfg.tracking.registered_model, tracking.store_uri(cfg)[0]
+        if not rows:
+            status(f"registry: no versions of {name!r} in {uri} yet; `recsys export` registers one")
+            return
+        table = Table(title=f"{name} in {uri}", title_justify="left")
+        for column in ("version", "aliases", "model", "created", "run"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            created = datetime.fromtimestamp(row["created"] / 1000).strftime("%Y-%m-%d %H:%M") if row["created"] else ""
+            table.add_row(row["version"], ", ".join(row["aliases"]), row["model"], created, (row["run_id"] or "")[:12])
+        stdout.print(table)
+        status(f"serve one: MLFLOW_TRACKING_URI={uri} mlflow models serve -m models:/{name}/<version> "
+               "--env-manager local -p 5001")
+
+    _guarded(work)
+
+
+@registry_app.command("alias")
+def registry_alias(
+    alias: Annotated[str, typer.Argument(help="Alias name, e.g. champion or challenger.")],
+    version: Annotated[str, typer.Argument(help="Registered version number (see `recsys registry list`).")],
+    overrides: Overrides = None,
+    params: Params = None,
+) -> None:
+    """Point an alias at a version: [bold]recsys registry alias champion 3[/] (then serve models:/recsys@champion)."""
+
+    def work() -> None:
+        from recsys_cli import tracking
+        from recsys_cli.errors import ConfigError
+        from recsys_cli.progress import status
+
+        if not version.isdigit() or int(version) < 1:
+            raise ConfigError(f"version: {version!r} is not a version number (1, 2, ...)")
+        cfg = _load(overrides, params)
+        tracking.set_alias(cfg, alias, version)
+        name = cfg.tracking.registered_model
+        status(f"registry: {name}@{alias} -> version {version} (models:/{name}@{alias})")
 
     _guarded(work)
 

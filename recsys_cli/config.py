@@ -173,7 +173,7 @@ class TrackingConfig:
     """MLflow tracking of every stage run (``tracking=none`` turns it off)."""
 
     enabled: bool = True
-    uri: str | None = None  # null: a local store in the project (see recsys_cli/tracking.py); or any MLflow URI
+    uri: str | None = None  # null: sqlite:///<paths.root>/mlflow.db (+ <paths.root>/mlartifacts); or any MLflow URI
     experiment: str = "recsys"
     registered_model: str = "recsys"  # `recsys export` registers the bundle under this name
 
