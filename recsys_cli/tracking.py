@@ -198,6 +198,7 @@ def connect(cfg: Config) -> tuple[Any, str, str]:
             _quiet_loggers()
             if not explicit:
                 Path(cfg.paths.root).resolve().mkdir(parents=True, exist_ok=True)
+            _check_sqlite(uri)
             mlflow.set_tracking_uri(uri)
             mlflow.set_registry_uri(uri)
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -212,8 +213,25 @@ def connect(cfg: Config) -> tuple[Any, str, str]:
                     client.restore_experiment(experiment_id)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds
         where = f"tracking.uri={uri}" if explicit else f"local MLflow store {uri}"
-        raise ConfigError(f"{where}: cannot use it ({_one_line(exc)}); or turn tracking off with tracking=none") from None
+        raise ConfigError(f"{where}: cannot use it ({_one_line(exc)}); tracking=none turns tracking off") from None
     return client, uri, experiment_id
+
+
+def _check_sqlite(uri: str) -> None:
+    """Open a sqlite store once ourselves: MLflow retries a bad one for about 100 s before it gives up."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    import sqlite3
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=10)
+    try:
+        connection.execute("pragma schema_version").fetchone()
+    finally:
+        connection.close()
 
 
 @contextmanager
@@ -233,7 +251,7 @@ def session(cfg: Config, command: str, stages: list[str]) -> Iterator[None]:
     except ConfigError as exc:
         if store_uri(cfg)[1]:
             raise
-        _warn(f"{exc}; running untracked")
+        _warn(f"{exc}; running untracked this time")
         yield
         return
     _session = _Session(client=client, uri=uri, experiment_id=experiment_id, cfg=cfg, command=command)

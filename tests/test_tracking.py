@@ -248,3 +248,12 @@ def test_outside_a_session_the_api_does_nothing(tmp_path: Path) -> None:
     tracking.log_trial(0, {}, 1.0, "COMPLETE")
     assert tracking.register_bundle(tmp_path, "recsys") is None
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_broken_local_store_is_a_warning_and_the_stage_still_runs(tmp_path: Path) -> None:
+    (tmp_path / "mlflow.db").mkdir()  # sqlite cannot open a directory
+    result = runner.invoke(app, ["ingest", "data.scale=tiny", f"paths.root={tmp_path}"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: mlflow: local MLflow store" in text and "running untracked" in text
+    assert (tmp_path / "data/interim/events.parquet").is_file()
