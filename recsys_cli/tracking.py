@@ -622,7 +622,7 @@ def _log_model(bundle: Path, name: str, k: int, run_id: str) -> Any:
         params=ParamSchema([ParamSpec("k", "long", int(k))]),
     )
     # MLflow prints "Successfully registered model ..." itself; the export stage says it in one line instead
-    with mlflow.start_run(run_id=run_id), contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), mlflow.start_run(run_id=run_id):
         # a resumed run is ended by its `with`; the stage's own end marks it again right after
         return mlflow.pyfunc.log_model(
             name="model",
