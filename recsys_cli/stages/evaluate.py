@@ -20,7 +20,7 @@ import polars as pl
 from rich.table import Table
 
 from recsys_cli.atomic import atomic_file, write_text
-from recsys_cli.config import Config
+from recsys_cli.config import Config, fingerprint
 from recsys_cli.errors import ConfigError
 from recsys_cli.evaluation.rating import kfold, rmse_mae
 from recsys_cli.models import TrainData, build
@@ -39,8 +39,20 @@ def run(cfg: Config) -> None:
         metrics = run_rating(cfg)
     else:
         metrics = run_ranking(cfg)
-    write_text(cfg.paths.reports_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    status(f"eval: -> {cfg.paths.reports_dir / 'metrics.json'}")
+    metrics["config_sha256"] = fingerprint(cfg)
+    reports = cfg.paths.reports_dir
+    write_text(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text(reports / "headline.json", json.dumps(headline(cfg, metrics), indent=2) + "\n")
+    write_text(reports / "config.yaml", cfg.to_yaml())
+    status(f"eval: -> {reports / 'metrics.json'} (headline: {reports / 'headline.json'})")
+
+
+def headline(cfg: Config, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers `dvc exp show` lists (metrics.json keeps them all), at the eval metric's cutoff."""
+    k = cfg.eval.metric.partition("@")[2] or str(max(cfg.eval.k))
+    keys = ("model", *(f"{m}@{k}" for m in ("ndcg", "recall", "map", "hit_rate", "coverage")), "users",
+            f"cold.ndcg@{k}", "cold.users", "business.ctr", "business.revenue_per_1000", "rmse", "mae")
+    return {key: metrics[key] for key in keys if key in metrics}
 
 
 # ------------------------------------------------------------------- ranking

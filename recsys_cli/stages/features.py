@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
+from recsys_cli.config import fingerprint as config_fingerprint
 from recsys_cli.data.leakage import Cutoff, check_frame, fingerprint
 from recsys_cli.features.side import SideMatrix, item_features, item_popularity, one_hot, user_features
 from recsys_cli.features.store import (
@@ -31,6 +32,7 @@ from recsys_cli.features.store import (
 )
 from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf
 from recsys_cli.progress import status
+from recsys_cli.schema import to_dict
 from recsys_cli.stages.inputs import catalog, ids, read_json, user_table, window
 
 
@@ -90,6 +92,8 @@ def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
         "tfidf_nnz": int(tfidf.nnz),
         "items_with_train_events": int((popularity["events"] > 0).sum()),
         FINGERPRINT_KEY: fingerprint(train, cutoff),
+        "features_config": to_dict(cfg.features),  # the params this stage reads (dvc.yaml: features)
+        "config_sha256": config_fingerprint(cfg),  # the whole config of the run that made these files
     }
     return Built(popularity, tfidf, vocab, item_table, user_table_, item_side, user_side, report)
 
