@@ -140,12 +140,54 @@ class ParamSpace:
 
 @dataclass
 class TuneConfig:
-    trials: int = bound(8, ge=0)
-    timeout: float | None = None
-    metric: str = "ndcg@10"
-    seed: int = 0
+    """The Optuna study of ``recsys tune`` (see recsys_cli/tuning/ and conf/tune/default.yaml)."""
+
+    trials: int = bound(8, ge=0)  # finished (complete or pruned) trials the study ends with, counting resumed ones
+    timeout: float | None = bound(None, gt=0.0)  # seconds for this run; checked between trials
+    metric: str = "ndcg@10"  # a ranking metric at a cutoff, measured on the valid window
+    seed: int = 0  # TPE sampler seed
     apply_best: bool = True
+    storage: Literal["journal", "sqlite"] = "journal"  # data/tune/study.journal or data/tune/study.db
+    resume: bool = True  # continue the stored study with the same objective; false: start it again
+    n_startup_trials: int = bound(10, ge=0)  # random trials before TPE models the space
+    multivariate: bool = True  # TPE over the joint space (grouped by condition for conditional spaces)
+    pruner: Literal["median", "halving", "none"] = "median"
+    prune_startup_trials: int = bound(5, ge=0)  # finished trials before the median pruner prunes anything
+    prune_warmup: int = bound(2, ge=0)  # epochs/iterations a trial always runs (halving: its min resource)
+    report_every: int = bound(5, ge=1)  # report valid NDCG@10 every N epochs/iterations of an iterative model
+    plots: bool = True  # history and importance PNGs under reports/tune/
     space: dict[str, ParamSpace] = field(default_factory=dict)  # the chosen model's: conf/tune/<model>.yaml
+
+    def __post_init__(self) -> None:
+        """What Optuna would reject only at the first trial, as a config error when the config loads.
+
+        (Param names, bounds and ``when`` targets are checked against the
+        model in ``models.check_config``; the metric's name in ``recsys tune``.)
+        """
+        _, sep, k = self.metric.partition("@")
+        if not sep or not k.isdigit() or int(k) < 1:
+            raise ConfigError(f"tune.metric: {self.metric!r} is not a ranking metric at a cutoff; use NAME@K, e.g. ndcg@10")
+        earlier: set[str] = set()
+        for name, spec in self.space.items():
+            where = f"tune.space.{name}"
+            for param in spec.when or {}:
+                if param not in earlier:
+                    raise ConfigError(f"{where}.when: {param!r} must be a param listed before {name!r}")
+            earlier.add(name)
+            if spec.type == "categorical":
+                bad = [c for c in spec.choices or [] if c is not None and not isinstance(c, (bool, int, float, str))]
+                if bad:
+                    raise ConfigError(f"{where}.choices: {bad[0]!r} is not a number, string, bool or null")
+                continue
+            if spec.log and spec.step is not None:
+                raise ConfigError(f"{where}: a log space takes no step")
+            if spec.step is not None and spec.step <= 0:
+                raise ConfigError(f"{where}.step: must be > 0")
+            if spec.type == "int":
+                for key in ("low", "high", "step"):
+                    value = getattr(spec, key)
+                    if value is not None and float(value) != int(value):
+                        raise ConfigError(f"{where}.{key}: an int space needs whole numbers, got {value}")
 
 
 # --------------------------------------------------------------------------- eval

@@ -8,12 +8,14 @@ code, so every model ranks the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from recsys_cli.evaluation.metrics import evaluate
 from recsys_cli.models.base import TrainData
 from recsys_cli.models.factors import FactorModel
 from recsys_cli.progress import progress_bar
@@ -30,6 +32,35 @@ class ALSParams:
     num_threads: int = bound(0, ge=0)  # 0: all cores (ALS is reproducible either way)
 
 
+EpochHook = Callable[[int, Callable[[], float]], None]
+
+
+def iteration_hook(wrapper: FactorModel, fitting: Any, data: TrainData) -> Callable[..., None]:
+    """implicit's per-iteration callback that calls ``wrapper.epoch_hook(iteration, score)``.
+
+    ``score()`` measures valid NDCG@10 of the factors as they stand after the
+    iteration (seen train items excluded), only when the hook asks for it;
+    the tuner uses this to prune (recsys_cli/tuning/pruning.py). Without a
+    hook, or without a valid window, the callback does nothing.
+    """
+    hook: EpochHook | None = getattr(wrapper, "epoch_hook", None)
+    rel = data.valid
+    if hook is None or rel is None:
+        return lambda *_: None
+    users = np.flatnonzero((np.diff(data.matrix.indptr) > 0) & (np.diff(rel.indptr) > 0))
+
+    def score() -> float:
+        wrapper._set_factors(fitting.user_factors, fitting.item_factors)
+        result = evaluate(wrapper.recommend, users, rel, data.n_items, [10], exclude=data.matrix)
+        return float(result.summary["ndcg@10"])
+
+    def callback(iteration: int, *_: Any) -> None:
+        if users.size:
+            hook(iteration + 1, score)
+
+    return callback
+
+
 class ALS(FactorModel):
     name: ClassVar[str] = "als"
     Params: ClassVar[type] = ALSParams
@@ -37,6 +68,7 @@ class ALS(FactorModel):
     def __init__(self, params: ALSParams | None = None, show_progress: bool = False) -> None:
         super().__init__(params)
         self.show_progress = show_progress
+        self.epoch_hook: EpochHook | None = None  # called after each iteration (see iteration_hook)
 
     def fit(self, data: TrainData) -> Self:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -49,6 +81,12 @@ class ALS(FactorModel):
                 use_cg=p.use_cg, num_threads=p.num_threads, random_state=data.seed,
             )
             task = bar.add_task("ALS iterations", total=p.iterations, visible=self.show_progress)
-            model.fit(matrix, show_progress=False, callback=lambda *_: bar.advance(task))
+            hook = iteration_hook(self, model, data)
+
+            def callback(*args: Any) -> None:
+                bar.advance(task)
+                hook(*args)
+
+            model.fit(matrix, show_progress=False, callback=callback)
         self._set_factors(model.user_factors, model.item_factors)
         return self

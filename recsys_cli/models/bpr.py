@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from recsys_cli.models.als import EpochHook, iteration_hook
 from recsys_cli.models.base import TrainData
 from recsys_cli.models.factors import FactorModel
 from recsys_cli.schema import bound
@@ -30,6 +31,7 @@ class BPRParams:
 class BPR(FactorModel):
     name: ClassVar[str] = "bpr"
     Params: ClassVar[type] = BPRParams
+    epoch_hook: EpochHook | None = None  # called after each iteration (see als.iteration_hook)
     bias_columns: ClassVar[int] = 1
 
     def fit(self, data: TrainData) -> Self:
@@ -41,6 +43,7 @@ class BPR(FactorModel):
                 factors=p.factors, learning_rate=p.learning_rate, regularization=p.regularization,
                 iterations=p.iterations, num_threads=p.num_threads, random_state=data.seed,
             )
-            model.fit((data.matrix > 0).astype(np.float32).tocsr(), show_progress=self.show_progress)
+            model.fit((data.matrix > 0).astype(np.float32).tocsr(), show_progress=self.show_progress,
+                      callback=iteration_hook(self, model, data))
         self._set_factors(model.user_factors, model.item_factors)
         return self

@@ -9,6 +9,13 @@ valid window, measures NDCG@10 on it with the model's own ``recommend``
 ``patience`` epochs without improvement; without valid data it runs exactly
 ``epochs`` epochs.
 
+After each epoch the loss (and valid NDCG@10 where measured) go to
+:func:`recsys_cli.tracking.log_metrics` with the epoch as step, and a model
+with an ``epoch_hook`` attribute (set by the tuner, for pruning) gets
+``epoch_hook(epoch, score)``, where ``score()`` returns the epoch's valid
+NDCG@10 (measured then, if early stopping did not already). A hook may raise
+(``optuna.TrialPruned``) to end the fit.
+
 Reproducibility: :func:`seeded` forks torch's RNG and seeds it, fixes the
 thread count and turns on deterministic algorithms for the duration of a fit,
 then puts everything back; examples come from ``np.random.default_rng(seed)``.
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from recsys_cli import tracking
 from recsys_cli.errors import ConfigError
 from recsys_cli.evaluation.metrics import evaluate
 from recsys_cli.models.base import Recommender, TrainData
@@ -162,6 +170,7 @@ def fit_epochs(
                 history.best_epoch = history.epochs
                 description = f"{model.name} epochs (loss {history.loss[-1]:.4f})"
             bar.update(epoch_task, advance=1, description=description)
+            _after_epoch(model, data, history, before_eval, measured=bool(users.size))
             if patience is not None and users.size and since_best >= patience:
                 break
     if best_state is not None:
@@ -169,3 +178,29 @@ def fit_epochs(
     net.eval()
     before_eval()
     return history
+
+
+def _after_epoch(
+    model: Recommender, data: TrainData, history: History, before_eval: Callable[[], None], measured: bool
+) -> None:
+    """Log the epoch's loss and valid score; hand the model's ``epoch_hook`` the epoch and its score."""
+    epoch = history.epochs
+    metrics = {"loss": history.loss[-1]}
+    if measured:
+        metrics[f"valid_{VALID_METRIC.replace('@', '_at_')}"] = history.valid[-1]
+    tracking.log_metrics(metrics, step=epoch)
+    hook = getattr(model, "epoch_hook", None)
+    if hook is None:
+        return
+    if measured:
+        hook(epoch, lambda: history.valid[-1])
+        return
+    users = valid_users(data)
+    if users.size:
+
+        def score() -> float:
+            before_eval()
+            with torch.no_grad():
+                return valid_score(model, data, users)
+
+        hook(epoch, score)
