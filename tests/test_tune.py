@@ -32,7 +32,9 @@ from recsys_cli.stages import features, ingest, split, train, tune
 from recsys_cli.stages.inputs import train_data
 from recsys_cli.tuning import results
 from recsys_cli.tuning.space import default_point, sample
-from recsys_cli.tuning.study import open_storage, storage_path, study_name, window_fingerprint
+from recsys_cli.errors import StageInputError
+from recsys_cli.tuning.storage import RunJournal, opened, storage_path
+from recsys_cli.tuning.study import study_name, window_fingerprint
 from tests.models.contract import checkerboard
 
 runner = CliRunner()
@@ -128,11 +130,13 @@ def test_interrupted_between_trials_resumes_with_new_params(root: Path) -> None:
 def test_a_trial_left_running_by_a_killed_run_is_retried(root: Path) -> None:
     cfg = load(root, "tune.trials=3", "tune.pruner=none")
     tune.run(dataclasses.replace(cfg, tune=dataclasses.replace(cfg.tune, trials=1)))
-    storage = open_storage(storage_path(cfg.tune, cfg.paths.tune), cfg.tune.storage)
     name = study_name(cfg, window_fingerprint(cfg.paths.processed))
-    study = optuna.load_study(study_name=name, storage=storage)
-    orphan = study.ask()  # what a SIGKILL mid-fit leaves: a running trial with its params, never told
-    params = sample(orphan, cfg.tune.space)
+    with opened(storage_path(cfg.tune, cfg.paths.tune), cfg.tune.storage) as storage:
+        orphan = optuna.load_study(study_name=name, storage=storage).ask()
+        params = sample(orphan, cfg.tune.space)  # what a SIGKILL mid-fit leaves: a running trial, never told
+    journal = cfg.paths.tune / "study.journal"
+    with open(journal, "ab") as f:
+        f.write(b'{"op_code": 5, "worker_id": "torn')  # and a record the kill tore mid-write
     tune.run(cfg)
     rows = trials(root)
     assert rows[1]["state"] == "fail"
@@ -167,6 +171,19 @@ def test_study_identity_reads_train_and_valid_never_test(root: Path) -> None:
     assert study_name(cfg, window_fingerprint(cfg.paths.processed)) != base
     assert study_name(load(root, "tune.metric=recall@10"), window_fingerprint(cfg.paths.processed)) != study_name(
         load(root), window_fingerprint(cfg.paths.processed))
+
+
+def test_one_tuner_at_a_time_per_journal(root: Path) -> None:
+    cfg = load(root, "tune.trials=1")
+    path = storage_path(cfg.tune, cfg.paths.tune)
+    holder = RunJournal(path)
+    try:
+        with pytest.raises(StageInputError, match="in use by another `recsys tune`"):
+            tune.run(cfg)
+    finally:
+        holder.close()
+    tune.run(cfg)
+    assert best(root)["trials"] == 1
 
 
 def test_journal_and_sqlite_storage_live_next_to_best_params(root: Path) -> None:

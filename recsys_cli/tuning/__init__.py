@@ -3,7 +3,8 @@
 - ``space``: search spaces as data (conf/tune/<model>.yaml), conditional params
 - ``objective``: one trial = fit on train, score on valid (never test)
 - ``pruning``: per-epoch valid scores -> median / successive-halving pruning
-- ``study``: the stored study (journal or SQLite under data/tune/), resume
+- ``study``: the stored study's identity, resume, the optimisation loop
+- ``storage``: the journal (or SQLite) file under data/tune/, one writer at a time
 - ``monitor``: progress bar (trials, best so far, ETA) and per-trial tracking
 - ``results`` / ``plots``: best_params.json + trials.json; history and importance PNGs
 
@@ -21,7 +22,8 @@ from recsys_cli.models import TrainData, params_of
 from recsys_cli.schema import to_dict
 from recsys_cli.tuning.monitor import StudyMonitor
 from recsys_cli.tuning.objective import Objective
-from recsys_cli.tuning.study import Callback, finished, open_storage, open_study, optimize, storage_path, study_name, window_fingerprint
+from recsys_cli.tuning.storage import opened, storage_path
+from recsys_cli.tuning.study import Callback, finished, open_study, optimize, study_name, window_fingerprint
 
 __all__ = ["tune"]
 
@@ -36,10 +38,10 @@ def tune(
     """
     objective = Objective(cfg.model, cfg.tune, data, cfg.eval.batch_size)  # checks the metric first
     name = study_name(cfg, window_fingerprint(cfg.paths.processed))
-    storage = open_storage(storage_path(cfg.tune, directory), cfg.tune.storage)
-    study = open_study(cfg.tune, name, storage, to_dict(params_of(cfg.model)))
-    done = finished(study)
-    with StudyMonitor(cfg.model.name, cfg.tune.metric, cfg.tune.trials, done, cfg.tune.timeout) as monitor:
-        monitor.start_from(study)
-        optimize(study, objective, cfg.tune.trials, cfg.tune.timeout, [monitor, *(callbacks or [])])
+    with opened(storage_path(cfg.tune, directory), cfg.tune.storage) as storage:
+        study = open_study(cfg.tune, name, storage, to_dict(params_of(cfg.model)))
+        done = finished(study)
+        with StudyMonitor(cfg.model.name, cfg.tune.metric, cfg.tune.trials, done, cfg.tune.timeout) as monitor:
+            monitor.start_from(study)
+            optimize(study, objective, cfg.tune.trials, cfg.tune.timeout, [monitor, *(callbacks or [])])
     return study, done

@@ -3,8 +3,9 @@
 The test window is never passed in: the objective gets the train-window
 ``TrainData`` (whose ``valid`` relevance it ranks against) and nothing else.
 Each trial records how long the fit and the evaluations took (``fit_seconds``,
-``eval_seconds``; per-epoch scoring for pruning counts as evaluation) and its
-per-epoch valid curve, so the study's own overhead can be told apart.
+``eval_seconds``; per-epoch scoring for pruning counts as evaluation, reporting
+to the pruner as neither) and its per-epoch valid curve, so the study's own
+overhead can be told apart.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ class Objective:
             started = time.perf_counter()
             try:
                 model.fit(self.data)
-            finally:
+            finally:  # the hook's reporting and pruning bookkeeping count as neither fit nor evaluation
                 scoring = reporter.seconds if reporter else 0.0
-                fit = time.perf_counter() - started - scoring
+                fit = time.perf_counter() - started - (reporter.inside if reporter else 0.0)
             started = time.perf_counter()
             assert self.data.valid is not None
             result = evaluate(model.recommend, self.users, self.data.valid, self.data.n_items, [self.k],

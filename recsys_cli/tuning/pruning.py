@@ -44,17 +44,22 @@ class EpochReporter:
         self.trial = trial
         self.every = every
         self.curve: list[tuple[int, float]] = []  # (epoch, valid ndcg@10) as reported
-        self.seconds = 0.0  # spent scoring (evaluation, not fitting)
+        self.seconds = 0.0  # scoring: evaluation, not fitting
+        self.inside = 0.0  # all time in the hook (scoring + reporting + asking the pruner): not fitting
 
     def __call__(self, epoch: int, score: Callable[[], float]) -> None:
         if epoch % self.every:
             return
         started = time.perf_counter()
-        value = float(score())
-        self.seconds += time.perf_counter() - started
-        self.curve.append((epoch, value))
-        self.trial.report(value, epoch)
-        if self.trial.should_prune():
+        try:
+            value = float(score())
+            self.seconds += time.perf_counter() - started
+            self.curve.append((epoch, value))
+            self.trial.report(value, epoch)
+            prune = self.trial.should_prune()
+        finally:
+            self.inside += time.perf_counter() - started
+        if prune:
             raise optuna.TrialPruned(f"pruned after epoch {epoch}: valid {INTERMEDIATE_METRIC} {value:.4f}")
 
 

@@ -1,7 +1,8 @@
 """The stored study: its identity, storage, resume and the optimisation loop.
 
 The study lives in ``data/tune/study.journal`` (Optuna's append-only journal,
-the default) or ``data/tune/study.db`` (SQLite), next to best_params.json.
+the default) or ``data/tune/study.db`` (SQLite), next to best_params.json
+(see :mod:`recsys_cli.tuning.storage`).
 Its name is the model plus a hash of everything that defines the objective:
 the search space, the metric, the model's fixed params and source file, the
 seed, the relevance rules, the features config and the fingerprints of the
@@ -78,19 +79,6 @@ def study_name(cfg: Config, fingerprint: dict[str, Any]) -> str:
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return f"{cfg.model.name}-{digest}"
-
-
-def storage_path(tune: TuneConfig, directory: Path) -> Path:
-    return directory / ("study.journal" if tune.storage == "journal" else "study.db")
-
-
-def open_storage(path: Path, kind: str) -> optuna.storages.BaseStorage:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "sqlite":
-        return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
-    from optuna.storages.journal import JournalFileBackend
-
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def make_sampler(tune: TuneConfig, offset: int = 0) -> optuna.samplers.BaseSampler:
