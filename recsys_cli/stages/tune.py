@@ -18,6 +18,7 @@ from recsys_cli.errors import StageInputError
 from recsys_cli.progress import status
 from recsys_cli.stages.inputs import train_data
 from recsys_cli.tuning import plots, results
+from recsys_cli.tuning.storage import storage_path
 from recsys_cli.tuning.objective import metric_cutoff, valid_users
 
 
@@ -29,6 +30,7 @@ def run(cfg: Config) -> None:
         note = {"model": cfg.model.name, "params": {}, "note": reason}
         results.write(out, note, [])
         results.write_summary(reports, note)
+        storage_path(cfg.tune, out).touch(exist_ok=True)  # the stage's outputs always exist (DVC)
         status(f"tune: nothing to tune for {cfg.model.name} ({reason}) -> {out / results.BEST_PARAMS}")
         return
     metric_cutoff(cfg.tune.metric)
