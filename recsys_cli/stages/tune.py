@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from recsys_cli import tuning
-from recsys_cli.config import Config
+from recsys_cli.config import Config, fingerprint
 from recsys_cli.errors import StageInputError
 from recsys_cli.progress import status
 from recsys_cli.stages.inputs import train_data
@@ -27,7 +27,7 @@ def run(cfg: Config) -> None:
     out, reports = cfg.paths.tune, cfg.paths.reports_dir / "tune"
     if not space or cfg.tune.trials == 0:
         reason = "no search space for this model" if not space else "tune.trials=0"
-        note = {"model": cfg.model.name, "params": {}, "note": reason}
+        note = {"model": cfg.model.name, "params": {}, "note": reason, "config_sha256": fingerprint(cfg)}
         results.write(out, note, [])
         results.write_summary(reports, note)
         storage_path(cfg.tune, out).touch(exist_ok=True)  # the stage's outputs always exist (DVC)
@@ -50,6 +50,7 @@ def run(cfg: Config) -> None:
                  "plots": clock["plotted"] - clock["tuned"]},
     )
     best["seconds"] = {k: round(v, 3) for k, v in best["seconds"].items()}
+    best["config_sha256"] = fingerprint(cfg)  # the config this study's winner was found under
     results.write(out, best, results.trial_rows(study))
     results.write_summary(reports, {**best, "plots": drawn})
     if best["value"] is None:
