@@ -1,42 +1,15 @@
-"""MLflow tracking of stage runs, and the model registry behind ``recsys export``.
+"""The tracking session: one MLflow run per stage (nested under a parent for ``recsys run``).
 
-The CLI opens a session around the stages it runs (:func:`session`, then
-:func:`stage` per stage): one MLflow run per stage, nested under one parent run
-for ``recsys run``. Each run gets the whole composed config as params (dotted
-keys), tags (recsys version, git commit, dataset and split hashes), the stage's
-outputs as artifacts and its report numbers as metrics. The tuner adds one
-nested run per trial (:func:`log_trial`); a training loop logs per-epoch curves
-(:func:`log_metrics` with ``step``).
-
-Stages and models call only :func:`active`, :func:`log_metrics`,
-:func:`log_params`, :func:`log_artifact`, :func:`log_trial` and
-:func:`register_bundle`; each does nothing when no session is open
-(``tracking=none``, or a stage called as a plain function), so library code
-never depends on MLflow being configured. MLflow is imported only when a
-session opens.
-
-Where: ``tracking.uri`` (any MLflow tracking URI; ``$MLFLOW_TRACKING_URI`` is not
-read, pass it as ``tracking.uri=$MLFLOW_TRACKING_URI``), else a local store in
-the project: ``sqlite:///<paths.root>/mlflow.db`` with
-artifacts under ``<paths.root>/mlartifacts`` (MLflow's own defaults, so
-``mlflow ui`` in the project directory shows the runs).
-
-Tracking never breaks a stage: an MLflow error is one warning line, and after
-a few the session stops tracking. Only a store given explicitly (URI) that
-cannot be reached is an error, at the start, before any work.
+See :mod:`recsys_cli.tracking` for what is logged and where. Module state: the
+open session (``_session``), so stages and models log without holding a handle.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 import logging
 import math
 import os
-import re
-import subprocess
 import threading
 import time
 import warnings
@@ -47,14 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recsys_cli import __version__
-from recsys_cli.errors import ConfigError, RecsysError
+from recsys_cli.errors import ConfigError
 
 if TYPE_CHECKING:
     from recsys_cli.config import Config
 
-MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value
-MAX_KEY = 250  # and on a param/metric/tag key
-MAX_TAG_VALUE = 8000
+from recsys_cli.tracking.outputs import stage_outputs, stage_reports
+from recsys_cli.tracking.provenance import data_tags, git_commit
+from recsys_cli.tracking.values import MAX_TAG_VALUE, flatten, metric_key, numeric, param_value
+
 MAX_FAILURES = 3  # MLflow errors in one session before it stops tracking
 STORE_DB = "mlflow.db"
 STORE_ARTIFACTS = "mlartifacts"
@@ -67,42 +41,6 @@ _ENV_DEFAULTS = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # status lines are ours; no tqdm bars in the stage output
 }
 
-
-# ------------------------------------------------------------------ names, values
-
-
-def metric_key(name: str) -> str:
-    """An MLflow-safe metric/param key: ``ndcg@10`` -> ``ndcg_at_10``; other odd characters -> ``_``."""
-    key = re.sub(r"[^\w.\-/ ]", "_", str(name).replace("@", "_at_"))
-    return key[:MAX_KEY]
-
-
-def param_value(value: Any) -> str:
-    """A param value as text (JSON for non-strings), cut to MLflow's 6000 characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if len(text) > MAX_PARAM_VALUE:
-        note = f"...[{len(text)} chars]"
-        text = text[: MAX_PARAM_VALUE - len(note)] + note
-    return text
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings -> ``{"a.b.c": leaf}``; lists and scalars are leaves; an empty mapping is ``{}``."""
-    if isinstance(tree, dict) and tree:
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: tree} if prefix else {}
-
-
-def numeric(tree: Any, prefix: str = "") -> dict[str, float]:
-    """Every numeric leaf of a report (bools and text left out), under sanitised dotted keys."""
-    out = {}
-    for key, value in flatten(tree, prefix).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[metric_key(key)] = float(value)
-    return out
 
 
 # -------------------------------------------------------------------- the session
@@ -387,48 +325,13 @@ def _log_path(run_id: str | None, path: Path, subdir: str | None) -> None:
         _safe(f"log artifact {path.name}", s.client.log_artifact, run_id, str(path), subdir)
 
 
-# ------------------------------------------------------------ what each stage leaves
-
-
-def _outputs(cfg: Config, name: str) -> list[tuple[Path, str | None]]:
-    p = cfg.paths
-    reports = p.reports_dir
-    return {
-        "ingest": [(p.interim / "ingest_report.json", None)],
-        "split": [(p.processed / "split_report.json", None)],
-        "features": [(p.features / "features_report.json", None)],
-        "tune": [(p.tune, "tune"), (reports / "tune", "tune/plots")],
-        "train": [(p.models / cfg.model.name, "model")],
-        "eval": [
-            (reports / "metrics.json", None),
-            (reports / "segments.json", None),
-            (reports / "per_user.parquet", None),
-            (reports / "plots", "plots"),
-        ],
-        "export": [],  # the bundle travels inside the registered model (register_bundle)
-    }.get(name, [])
-
-
-def _reports(cfg: Config, name: str) -> list[tuple[Path, str]]:
-    """JSON reports whose numbers become metrics (``prefix``: '' for eval's headline metrics)."""
-    p = cfg.paths
-    return {
-        "ingest": [(p.interim / "ingest_report.json", "ingest")],
-        "split": [(p.processed / "split_report.json", "split")],
-        "features": [(p.features / "features_report.json", "features")],
-        "tune": [(p.tune / "best_params.json", "tune")],
-        "train": [(p.models / cfg.model.name / "train_info.json", "train")],
-        "eval": [(p.reports_dir / "metrics.json", "")],
-    }.get(name, [])
-
-
 def _record_outputs(cfg: Config, name: str, run_id: str | None) -> None:
     s = _session
     if s is None or run_id is None:
         return
-    for path, subdir in _outputs(cfg, name):
+    for path, subdir in stage_outputs(cfg, name):
         _log_path(run_id, path, subdir)
-    for path, prefix in _reports(cfg, name):
+    for path, prefix in stage_reports(cfg, name):
         try:
             report = json.loads(path.read_text()) if path.is_file() else None
         except (OSError, ValueError):
@@ -440,56 +343,6 @@ def _record_outputs(cfg: Config, name: str, run_id: str | None) -> None:
                 _log_metrics_to(s.parent, values)
 
 
-# --------------------------------------------------------------------- provenance
-
-
-def git_commit(cwd: Path | None = None) -> str:
-    """``git rev-parse HEAD`` of the working directory, or "unknown"."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{7,64}", commit) else "unknown"
-
-
-_hash_cache: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _hash_cache:
-        from recsys_cli.manifest import sha256_file
-
-        _hash_cache[key] = sha256_file(path)
-    return _hash_cache[key]
-
-
-def data_tags(cfg: Config) -> dict[str, str]:
-    """``dataset.hash`` (sha256 of the ingested events) and ``split.hash`` (of the split's window fingerprints)."""
-    tags: dict[str, str] = {}
-    events = file_sha256(cfg.paths.interim / "events.parquet")
-    fingerprints = None
-    report = cfg.paths.processed / "split_report.json"
-    try:
-        if report.is_file():
-            fingerprints = json.loads(report.read_text()).get("fingerprints")
-    except (OSError, ValueError, AttributeError):
-        fingerprints = None
-    split_hash = (
-        hashlib.sha256(json.dumps(fingerprints, sort_keys=True).encode()).hexdigest() if fingerprints else None
-    )
-    if events or split_hash:
-        tags["dataset.hash"] = events or split_hash  # type: ignore[assignment]
-    if split_hash:
-        tags["split.hash"] = split_hash
-    return tags
 
 
 # ------------------------------------------------------------- what stages call
@@ -581,113 +434,3 @@ def log_trial(number: int, params: dict[str, Any], value: float | None, state: s
     _safe(f"end trial {number}", s.client.set_terminated, run_id, _TRIAL_STATUS.get(state, "FINISHED"))
 
 
-# ---------------------------------------------------------------------- registry
-
-
-def register_bundle(bundle: Path, name: str, k: int = 10) -> str | None:
-    """Log the bundle as a pyfunc model (models from code) in the current run and register it.
-
-    Returns the new version, or None when not tracking (or MLflow failed: a warning).
-    """
-    s = _session
-    if not active() or s is None:
-        return None
-    run_id = s.current
-    info = _safe("log model", _log_model, Path(bundle), name, k, run_id)
-    if info is None:  # keep the bundle with the run at least
-        _log_path(run_id, Path(bundle), "bundle")
-        return None
-    version = getattr(info, "registered_model_version", None)
-    if version is None:
-        return None
-    _safe("tag run", _set_tags, run_id, {"registered_model": name, "registered_model.version": str(version),
-                                         "registered_model.uri": f"models:/{name}/{version}"})
-    for key, value in {"recsys.version": __version__, "model.name": s.cfg.model.name, **data_tags(s.cfg)}.items():
-        _safe("tag version", s.client.set_model_version_tag, name, str(version), key, value)
-    return str(version)
-
-
-def _log_model(bundle: Path, name: str, k: int, run_id: str) -> Any:
-    import mlflow
-    import mlflow.pyfunc
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-
-    import recsys_cli
-
-    code = Path(recsys_cli.__file__).resolve().parent / "mlflow_model.py"
-    signature = ModelSignature(
-        # string: the scoring server reads numeric ids in JSON/CSV as text too (MovieLens ids)
-        inputs=Schema([ColSpec("string", "user_id")]),
-        params=ParamSchema([ParamSpec("k", "long", int(k))]),
-    )
-    # MLflow prints "Successfully registered model ..." itself; the export stage says it in one line instead
-    with contextlib.redirect_stderr(io.StringIO()), mlflow.start_run(run_id=run_id):
-        # a resumed run is ended by its `with`; the stage's own end marks it again right after
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(code),
-            artifacts={"bundle": str(bundle)},
-            signature=signature,
-            pip_requirements=[f"mlflow=={mlflow.__version__}", f"recsys-cli=={__version__}"],
-            registered_model_name=name,
-            await_registration_for=60,
-        )
-
-
-def registry_client(cfg: Config) -> Any:
-    """An MLflow client for ``recsys registry``; RecsysError when tracking is off."""
-    if not cfg.tracking.enabled:
-        raise ConfigError("tracking is off (tracking=none): there is no model registry to use")
-    uri, explicit = store_uri(cfg)
-    if not explicit and not (Path(cfg.paths.root).resolve() / STORE_DB).is_file():
-        raise RecsysError(f"no MLflow store at {uri} yet: `recsys export` registers the first version")
-    return connect(cfg)[0]
-
-
-def set_alias(cfg: Config, alias: str, version: str) -> None:
-    client = registry_client(cfg)
-    name = cfg.tracking.registered_model
-    try:
-        with _quiet():
-            client.get_model_version(name, str(version))
-            client.set_registered_model_alias(name, alias, str(version))
-    except Exception as exc:  # noqa: BLE001
-        raise RecsysError(f"registry: cannot set alias {alias!r} -> {name} version {version}: {_one_line(exc)}") from None
-
-
-def delete_alias(cfg: Config, alias: str) -> None:
-    client = registry_client(cfg)
-    try:
-        with _quiet():
-            client.delete_registered_model_alias(cfg.tracking.registered_model, alias)
-    except Exception as exc:  # noqa: BLE001
-        raise RecsysError(f"registry: cannot delete alias {alias!r}: {_one_line(exc)}") from None
-
-
-def list_versions(cfg: Config) -> list[dict[str, Any]]:
-    """Every version of the registered model, newest first, with its aliases."""
-    client = registry_client(cfg)
-    name = cfg.tracking.registered_model
-    try:
-        with _quiet():
-            versions = client.search_model_versions(f"name = '{name}'")
-            # search results carry no aliases in every store; the registered model has them all
-            aliases: dict[str, list[str]] = {}
-            if versions:
-                for alias, version in (client.get_registered_model(name).aliases or {}).items():
-                    aliases.setdefault(str(version), []).append(alias)
-    except Exception as exc:  # noqa: BLE001
-        raise RecsysError(f"registry: cannot list {name!r}: {_one_line(exc)}") from None
-    rows = [
-        {
-            "version": str(v.version),
-            "aliases": sorted(aliases.get(str(v.version), [])),
-            "created": v.creation_timestamp,
-            "run_id": v.run_id,
-            "model": (v.tags or {}).get("model.name", ""),
-            "status": v.status,
-        }
-        for v in versions
-    ]
-    return sorted(rows, key=lambda r: int(r["version"]), reverse=True)
