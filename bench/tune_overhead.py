@@ -39,7 +39,10 @@ def one(overrides: list[str]) -> dict:
     """One study, in this process: the stage's wall time and its parts."""
     from recsys_cli.stages import tune
 
+    import shutil
+
     cfg = _data.prepare(NAME, ["data.scale=small", *overrides, "tune.resume=false"])
+    shutil.rmtree(cfg.paths.tune, ignore_errors=True)  # a new study in a new journal, not one among earlier runs'
     started = time.perf_counter()
     tune.run(cfg)
     wall = time.perf_counter() - started

@@ -39,9 +39,10 @@ def run(cfg: Config) -> None:
     if data.valid is None or not valid_users(data).size:
         raise StageInputError("tune: the valid window is empty; use a split with valid_frac > 0 (or n_valid > 0)")
     clock["loaded"] = time.perf_counter()
+    warm_up = plots.prepare() if cfg.tune.plots else None
     study, resumed = tuning.tune(cfg, data, out)
     clock["tuned"] = time.perf_counter()
-    drawn = plots.save(study, reports, cfg.tune.seed, cfg.tune.metric) if cfg.tune.plots else {}
+    drawn = plots.save(study, reports, cfg.tune.seed, cfg.tune.metric, warm_up) if cfg.tune.plots else {}
     clock["plotted"] = time.perf_counter()
     best = results.summary(study, cfg.model.name, cfg.tune.metric)
     best.update(
