@@ -164,3 +164,19 @@ def test_rating_task_cross_validates(tmp_path: Path) -> None:
     ratings = np.array([float(line.split("\t")[2]) for line in (data / "u.data").read_text().split("\n") if line])
     global_mean_rmse = float(np.sqrt(((ratings - ratings.mean()) ** 2).mean()))
     assert metrics["rmse"] < global_mean_rmse
+
+
+def test_rating_task_scores_the_test_window(tmp_path: Path) -> None:
+    data = tmp_path / "ml"
+    _write_ml100k(data)
+    args = ["experiment=ml100k_rating", f"data.path={data}", f"paths.root={tmp_path}", "eval.folds=0",
+            "tune.trials=0", "model=svd", "tracking=none"]
+    for command in ("ingest", "split", "features", "tune", "train", "eval"):
+        result = runner.invoke(app, [command, *args])
+        assert result.exit_code == 0, (command, result.output)
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    train = pl.read_parquet(tmp_path / "data" / "processed" / "train.parquet")
+    test = pl.read_parquet(tmp_path / "data" / "processed" / "test.parquet")
+    assert metrics["task"] == "rating" and metrics["n"] == test.height > 0
+    baseline = float(np.sqrt(((test["rating"].to_numpy() - train["rating"].mean()) ** 2).mean()))
+    assert metrics["rmse"] < baseline  # SVD beats predicting the train mean

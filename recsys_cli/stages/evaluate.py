@@ -26,7 +26,7 @@ from recsys_cli.evaluation.rating import kfold, rmse_mae
 from recsys_cli.models import TrainData, build
 from recsys_cli.progress import progress_bar, status, stdout
 from recsys_cli.stages.eval_setup import load_setup
-from recsys_cli.stages.inputs import ids, matrix, model_dir, read_json, trained_model
+from recsys_cli.stages.inputs import ids, matrix, model_dir, read_json, trained_model, window
 
 
 def fit_windows(cfg: Config) -> list[str]:
