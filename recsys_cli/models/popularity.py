@@ -72,12 +72,16 @@ class Popularity:
         if items is not None or not np.isfinite(self.item_scores).all():
             return rank(self.score(users, items), k, exclude, items)
         # every user gets the same order: walk its head, skipping each user's excluded items
-        order = np.argsort(-self.item_scores, kind="stable")  # ties: lower index first, as rank() orders them
+        order = self.order()
         if exclude is None:
             exclude = sp.csr_matrix((len(users), self.n_items), dtype=np.float32)
         top = popular_lists(order, exclude, k).astype(np.int32)
         scores = np.where(top >= 0, self.item_scores[np.maximum(top, 0)], -np.inf).astype(np.float32)
         return Recs(items=top, scores=scores)
+
+    def order(self) -> np.ndarray:
+        """Item indices, most popular first; ties: lower index first, as :func:`rank` orders them."""
+        return np.argsort(-self.item_scores, kind="stable")
 
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Fold in new users: popularity does not depend on the history."""

@@ -24,6 +24,7 @@ from recsys_cli.evaluation.metrics import EvalResult, evaluate, hits_matrix, per
 from recsys_cli.evaluation.sampled import WARNING
 from recsys_cli.evaluation.significance import bootstrap_table
 from recsys_cli.models.base import Recommender
+from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import console
 from recsys_cli.stages.eval_setup import EvalSetup, recommender
 
@@ -48,13 +49,13 @@ def _beyond(ctx: ItemContext, pop_order: np.ndarray, ks: list[int]):  # noqa: AN
     return extra
 
 
-def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Recommender, show_progress: bool = True,
+def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Popularity, show_progress: bool = True,
           with_segments: bool = True) -> Outcome:
     ks = sorted(set(cfg.eval.k))
     recommend = recommender(cfg, setup, model, fallback)
     ctx = setup.context
     assert ctx is not None and setup.user_info is not None
-    pop_order = np.argsort(-np.asarray(getattr(fallback, "item_scores")), kind="stable")
+    pop_order = fallback.order()  # serendipity's reference: the popularity recommender's lists
     extra = _beyond(ctx, pop_order, ks)
     exclude = setup.seen if cfg.eval.exclude_seen else None
     known = setup.known[setup.test_users]

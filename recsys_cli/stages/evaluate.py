@@ -73,7 +73,7 @@ def run_ranking(cfg: Config) -> dict[str, Any]:
         metrics = {k: v for k, v in metrics.items() if ".ci_" not in k}
         metrics.update(rolling(cfg, metrics))
         outcome.metrics = metrics
-    business = business_metrics(cfg, setup, outcome)
+    business = business_metrics(cfg, setup, outcome, fallback)
     metrics.update(business)
     write_ranking_reports(cfg, metrics, outcome)
     print_ranking(cfg, metrics, outcome, setup)
@@ -89,7 +89,7 @@ def protocol(cfg: Config, setup: Any) -> str:
     return f"{split.get('method')} split{targets}; {ranking}; relevant = {relevance}; {seen}"
 
 
-def business_metrics(cfg: Config, setup: Any, outcome: Any) -> dict[str, Any]:
+def business_metrics(cfg: Config, setup: Any, outcome: Any, fallback: Any) -> dict[str, Any]:
     """Expected CTR / conversion / revenue per 1,000 recommendations under the synthetic shop's own model."""
     from recsys_cli.evaluation import business
 
@@ -104,10 +104,8 @@ def business_metrics(cfg: Config, setup: Any, outcome: Any) -> dict[str, Any]:
     item_ids = np.asarray(setup.items.ids, dtype=object)
     to_ids = lambda t: np.where(t >= 0, item_ids[np.maximum(t, 0)], None)  # noqa: E731
     user_ids = np.asarray(setup.users.ids, dtype=object)[warm.users]
-    _, fallback = trained_model(cfg)
-    order = np.argsort(-np.asarray(fallback.item_scores), kind="stable")
     exclude = setup.seen[warm.users] if cfg.eval.exclude_seen else None
-    pop_top = popular_lists(order, exclude, k)
+    pop_top = popular_lists(fallback.order(), exclude, k)
     result = business.business_metrics(response, user_ids, to_ids(top), popular_item_ids=to_ids(pop_top))
     return {f"business.{key}": (round(v, 6) if isinstance(v, float) else v) for key, v in result.items()}
 
