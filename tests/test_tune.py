@@ -219,6 +219,22 @@ def test_median_pruner_prunes_a_hopeless_trial_from_its_iterations(root: Path) -
     assert best(root)["pruned"] == len(pruned) and best(root)["params"]["regularization"] == 0.05
 
 
+def test_trials_report_the_studys_own_metric(root: Path) -> None:
+    """tune.metric=recall@50: the per-iteration curve is valid recall@50, ending at the trial's value."""
+    cfg = load(root, "tune.trials=2", "tune.pruner=median", "tune.report_every=1", "tune.metric=recall@50")
+    space = {"factors": ParamSpace(type="int", low=8, high=8), "iterations": ParamSpace(type="int", low=3, high=3)}
+    cfg = dataclasses.replace(cfg, tune=dataclasses.replace(cfg.tune, space=space))
+    tune.run(cfg)
+    for r in trials(root):
+        assert [e for e, _ in r["curve"]] == [1, 2, 3]
+        assert r["curve"][-1][1] == pytest.approx(r["value"], abs=1e-6)  # the last iteration's factors are the fit
+    data = train_data(cfg, stage="tune")
+    model = ALS(ALSParams(factors=8, iterations=3, num_threads=1)).fit(data)
+    users = np.flatnonzero((np.diff(data.matrix.indptr) > 0) & (np.diff(data.valid.indptr) > 0))
+    ndcg = evaluate(model.recommend, users, data.valid, data.n_items, [10], exclude=data.matrix).summary["ndcg@10"]
+    assert trials(root)[0]["curve"][-1][1] != pytest.approx(ndcg, abs=1e-6)  # not NDCG@10
+
+
 def test_successive_halving_runs_a_study(root: Path) -> None:
     tune.run(load(root, "tune.trials=4", "tune.pruner=halving", "tune.report_every=1"))
     rows = trials(root)

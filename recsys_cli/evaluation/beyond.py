@@ -34,10 +34,14 @@ class ItemContext:
 
     @property
     def popularity_percentile(self) -> np.ndarray:
-        """1.0 for the most popular item down to ~0 for the least (ties share a percentile)."""
-        order = np.argsort(np.argsort(self.train_users, kind="stable"), kind="stable")
-        n = max(len(self.train_users) - 1, 1)
-        return order / n
+        """Share of the other items strictly less popular: 1.0 for a sole most popular item.
+
+        Tied items share one percentile (the lowest rank of their group), so
+        the items no train user touched all get 0.
+        """
+        counts = np.asarray(self.train_users)
+        below = np.searchsorted(np.sort(counts, kind="stable"), counts, side="left")
+        return below / max(counts.size - 1, 1)
 
     @property
     def self_information(self) -> np.ndarray:

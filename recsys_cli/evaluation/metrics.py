@@ -146,3 +146,12 @@ def evaluate(
     summary["users"] = int(users.size)
     frame = pl.DataFrame({"user_idx": users.astype(np.int32), **columns}) if users.size else pl.DataFrame()
     return EvalResult(summary=summary, per_user=frame, top=top, users=users)
+
+
+def metric_at(recommend: RecommendFn, users: np.ndarray, relevant: sp.csr_matrix, n_items: int, metric: str,
+              exclude: sp.csr_matrix | None = None) -> float:
+    """One ``name@k`` ranking metric (e.g. ``recall@50``) of ``recommend`` over ``users``."""
+    name, _, k = metric.partition("@")
+    if name not in METRICS or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"{metric!r} is not a ranking metric at a cutoff (NAME@K, NAME one of {', '.join(METRICS)})")
+    return float(evaluate(recommend, users, relevant, n_items, [int(k)], exclude=exclude).summary[metric])

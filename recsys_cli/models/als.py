@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recsys_cli.evaluation.metrics import evaluate
+from recsys_cli.evaluation.metrics import metric_at
 from recsys_cli.models.base import TrainData
 from recsys_cli.models.factors import FactorModel
 from recsys_cli.progress import progress_bar
@@ -32,13 +32,13 @@ class ALSParams:
     num_threads: int = bound(0, ge=0)  # 0: all cores (ALS is reproducible either way)
 
 
-EpochHook = Callable[[int, Callable[[], float]], None]
+EpochHook = Callable[[int, Callable[..., float]], None]  # hook(epoch, score); score(metric='ndcg@10')
 
 
 def iteration_hook(wrapper: FactorModel, fitting: Any, data: TrainData) -> Callable[..., None]:
     """implicit's per-iteration callback that calls ``wrapper.epoch_hook(iteration, score)``.
 
-    ``score()`` measures valid NDCG@10 of the factors as they stand after the
+    ``score(metric)`` measures a valid ranking metric (NDCG@10 by default) of the factors as they stand after the
     iteration (seen train items excluded), only when the hook asks for it;
     the tuner uses this to prune (recsys_cli/tuning/pruning.py). Without a
     hook, or without a valid window, the callback does nothing.
@@ -49,10 +49,9 @@ def iteration_hook(wrapper: FactorModel, fitting: Any, data: TrainData) -> Calla
         return lambda *_: None
     users = np.flatnonzero((np.diff(data.matrix.indptr) > 0) & (np.diff(rel.indptr) > 0))
 
-    def score() -> float:
+    def score(metric: str = "ndcg@10") -> float:
         wrapper._set_factors(fitting.user_factors, fitting.item_factors)
-        result = evaluate(wrapper.recommend, users, rel, data.n_items, [10], exclude=data.matrix)
-        return float(result.summary["ndcg@10"])
+        return metric_at(wrapper.recommend, users, rel, data.n_items, metric, exclude=data.matrix)
 
     def callback(iteration: int, *_: Any) -> None:
         if users.size:

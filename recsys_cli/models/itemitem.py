@@ -18,20 +18,21 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_cli.models.base import Recs, TrainData, rank
+from recsys_cli.topk import top_columns
 from recsys_cli.models.store import load_arrays, save_arrays
 
 
 def topk_rows(block_fn: Callable[[np.ndarray], np.ndarray], n_rows: int, n_cols: int, k: int, block: int = 512) -> sp.csr_matrix:
     """Sparse matrix of the k largest (positive) entries of each row; rows come from ``block_fn``."""
     k = min(k, n_cols)
+    if k <= 0:
+        return sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
     indptr, indices, data = [0], [], []
     for start in range(0, n_rows, block):
         rows = np.arange(start, min(start + block, n_rows))
         dense = np.asarray(block_fn(rows), dtype=np.float32)
-        if k < n_cols:
-            top = np.argpartition(-dense, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(n_cols), dense.shape)
+        dense[np.isnan(dense)] = -np.inf
+        top = top_columns(dense, k)  # deterministic: ties at the cut go to the lower index
         vals = np.take_along_axis(dense, top, axis=1)
         for r in range(rows.size):
             keep = vals[r] > 0

@@ -2,11 +2,13 @@
 
 Iterative models expose ``epoch_hook``: after each epoch (torch models,
 ``models/neural/loop.py``) or iteration (ALS, BPR, LMF) they call
-``hook(epoch, score)``, where ``score()`` returns valid NDCG@10 of the model
-as it stands (already measured by the torch loop for early stopping; computed
-on demand for the implicit models, so an iteration nobody scores costs
-nothing). :class:`EpochReporter` is that hook for one trial: every
-``report_every`` epochs it reports the score to the trial and raises
+``hook(epoch, score)``, where ``score(metric)`` returns a valid ranking metric
+of the model as it stands (NDCG@10 is already measured by the torch loop for
+early stopping; anything else, and everything for the implicit models, is
+computed on demand, so an iteration nobody scores costs nothing).
+:class:`EpochReporter` is that hook for one trial: every ``report_every``
+epochs it reports the study's own metric (``tune.metric``, the one the study
+optimises) to the trial and raises
 ``optuna.TrialPruned`` when the pruner says so. Models without epochs are
 never pruned.
 """
@@ -20,8 +22,6 @@ from typing import Any
 import optuna
 
 from recsys_cli.config import TuneConfig
-
-INTERMEDIATE_METRIC = "ndcg@10"  # what the epoch hooks measure on the valid window
 
 
 def make_pruner(tune: TuneConfig) -> optuna.pruners.BasePruner:
@@ -40,19 +40,20 @@ def make_pruner(tune: TuneConfig) -> optuna.pruners.BasePruner:
 class EpochReporter:
     """The ``epoch_hook`` of one trial: report every ``every`` epochs, prune when told."""
 
-    def __init__(self, trial: optuna.Trial, every: int = 1) -> None:
+    def __init__(self, trial: optuna.Trial, every: int = 1, metric: str = "ndcg@10") -> None:
         self.trial = trial
         self.every = every
-        self.curve: list[tuple[int, float]] = []  # (epoch, valid ndcg@10) as reported
+        self.metric = metric  # the study's objective: prune on what is optimised
+        self.curve: list[tuple[int, float]] = []  # (epoch, valid metric) as reported
         self.seconds = 0.0  # scoring: evaluation, not fitting
         self.inside = 0.0  # all time in the hook (scoring + reporting + asking the pruner): not fitting
 
-    def __call__(self, epoch: int, score: Callable[[], float]) -> None:
+    def __call__(self, epoch: int, score: Callable[..., float]) -> None:
         if epoch % self.every:
             return
         started = time.perf_counter()
         try:
-            value = float(score())
+            value = float(score(self.metric))
             self.seconds += time.perf_counter() - started
             self.curve.append((epoch, value))
             self.trial.report(value, epoch)
@@ -60,7 +61,7 @@ class EpochReporter:
         finally:
             self.inside += time.perf_counter() - started
         if prune:
-            raise optuna.TrialPruned(f"pruned after epoch {epoch}: valid {INTERMEDIATE_METRIC} {value:.4f}")
+            raise optuna.TrialPruned(f"pruned after epoch {epoch}: valid {self.metric} {value:.4f}")
 
 
 def install(model: Any, trial: optuna.Trial, tune: TuneConfig) -> EpochReporter | None:
@@ -70,6 +71,6 @@ def install(model: Any, trial: optuna.Trial, tune: TuneConfig) -> EpochReporter 
     """
     if tune.pruner == "none":
         return None
-    reporter = EpochReporter(trial, tune.report_every)
+    reporter = EpochReporter(trial, tune.report_every, tune.metric)
     model.epoch_hook = reporter
     return reporter

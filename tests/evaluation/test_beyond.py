@@ -36,3 +36,18 @@ def test_gini_and_coverage() -> None:
     out = catalog_level(np.array([[0, 1], [0, 2]]), 5, [1, 2])
     assert out["coverage@1"] == pytest.approx(1 / 5) and out["coverage@2"] == pytest.approx(3 / 5)
     assert out["gini@1"] == pytest.approx(gini(np.array([2, 0, 0, 0, 0])))
+
+
+def test_popularity_percentile_ties_share_one_value_and_untouched_items_get_zero() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 6, size=500).astype(float)  # heavy ties, many zeros
+    ctx = ItemContext(train_users=counts, n_users=100)
+    pct = ctx.popularity_percentile
+    reference = (rankdata(counts, method="min") - 1) / (counts.size - 1)  # scipy: ties take the group's lowest rank
+    np.testing.assert_allclose(pct, reference)
+    assert (pct[counts == 0] == 0).all()
+    for value in np.unique(counts):
+        assert np.unique(pct[counts == value]).size == 1
+    assert ItemContext(train_users=np.array([1.0, 7.0, 3.0]), n_users=9).popularity_percentile.tolist() == [0, 1, 0.5]

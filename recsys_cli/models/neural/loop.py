@@ -34,7 +34,7 @@ import torch
 
 from recsys_cli import tracking
 from recsys_cli.errors import ConfigError
-from recsys_cli.evaluation.metrics import evaluate
+from recsys_cli.evaluation.metrics import metric_at
 from recsys_cli.models.base import Recommender, TrainData
 from recsys_cli.progress import progress_bar
 
@@ -85,10 +85,9 @@ def valid_users(data: TrainData) -> np.ndarray:
     return np.flatnonzero((np.diff(data.valid.indptr) > 0) & (np.diff(data.matrix.indptr) > 0))
 
 
-def valid_score(model: Recommender, data: TrainData, users: np.ndarray) -> float:
+def valid_score(model: Recommender, data: TrainData, users: np.ndarray, metric: str = VALID_METRIC) -> float:
     assert data.valid is not None
-    result = evaluate(model.recommend, users, data.valid, data.n_items, [10], exclude=data.matrix)
-    return float(result.summary[VALID_METRIC])
+    return metric_at(model.recommend, users, data.valid, data.n_items, metric, exclude=data.matrix)
 
 
 @dataclass
@@ -192,15 +191,15 @@ def _after_epoch(
     hook = getattr(model, "epoch_hook", None)
     if hook is None:
         return
-    if measured:
-        hook(epoch, lambda: history.valid[-1])
-        return
     users = valid_users(data)
-    if users.size:
+    if not users.size:
+        return
 
-        def score() -> float:
-            before_eval()
-            with torch.no_grad():
-                return valid_score(model, data, users)
+    def score(metric: str = VALID_METRIC) -> float:
+        if measured and metric == VALID_METRIC:  # already measured for early stopping
+            return history.valid[-1]
+        before_eval()
+        with torch.no_grad():
+            return valid_score(model, data, users, metric)
 
-        hook(epoch, score)
+    hook(epoch, score)
