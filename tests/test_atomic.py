@@ -131,3 +131,112 @@ def test_atomic_dir_replaces_a_plain_file_without_leftovers(tmp_path: Path) -> N
         (tmp / "f").write_text("y")
     assert (target / "f").read_text() == "y"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ------------------------------------------------------------- crash safety
+
+
+def test_writes_are_fsynced_before_they_are_put_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from recsys_cli import atomic
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", spy)
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "nested").mkdir()
+        (tmp / "nested" / "b.bin").write_bytes(b"b")
+        staged = str(tmp)
+    assert f"{staged}/nested/b.bin" in synced and f"{staged}/nested" in synced and staged in synced
+    assert str(tmp_path) in synced  # the parent, after the swap
+    synced.clear()
+    write_text(tmp_path / "f.txt", "x")
+    assert any(".f.txt.tmp-" in p for p in synced) and synced[-1] == str(tmp_path)
+
+
+def test_replacing_a_directory_never_leaves_the_path_missing(tmp_path: Path) -> None:
+    """A reader polling the path while it is replaced 30 times always finds a complete version."""
+    import threading
+
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "v").write_text("0")
+        (tmp / "done").write_text("ok")
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                seen.append((target / "v").read_text() + (target / "done").read_text())
+            except FileNotFoundError:
+                seen.append("MISSING")
+
+    reader = threading.Thread(target=watch)
+    reader.start()
+    try:
+        for i in range(1, 31):
+            with atomic_dir(target) as tmp:
+                for j in range(20):
+                    (tmp / f"pad{j}").write_text("x" * 100)
+                (tmp / "v").write_text(str(i))
+                (tmp / "done").write_text("ok")
+    finally:
+        stop.set()
+        reader.join()
+    assert "MISSING" not in seen and all(s.endswith("ok") for s in seen)
+    assert (target / "v").read_text() == "30" and _siblings(target) == ["out"]
+
+
+def test_a_parked_old_version_is_rolled_back_and_dead_temporaries_removed(tmp_path: Path) -> None:
+    """What a writer killed between the fallback's two renames leaves: the next write restores, then proceeds."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    parked = tmp_path / f".out.old-{pid}-abcd1234"
+    parked.mkdir()
+    (parked / "f.txt").write_text("old")
+    stale = tmp_path / f".out.tmp-{pid}-deadbeef"
+    stale.mkdir()
+    (stale / "f.txt").write_text("half")
+    from recsys_cli.atomic import recover
+
+    recover(tmp_path / "out")
+    assert _tree(tmp_path / "out") == {"f.txt": "old"} and _siblings(tmp_path / "out") == ["out"]
+    stale.mkdir()
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "f.txt").write_text("new")
+    assert _tree(tmp_path / "out") == {"f.txt": "new"} and _siblings(tmp_path / "out") == ["out"]
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path: Path) -> None:
+    import os
+
+    mine = tmp_path / f".out.tmp-{os.getppid()}-cafebabe"  # the parent (pytest's launcher) is alive
+    mine.mkdir()
+    write_text(tmp_path / "out", "x")
+    assert mine.is_dir()
+
+
+def test_exchange_swaps_two_directories_atomically_on_linux(tmp_path: Path) -> None:
+    import sys
+
+    from recsys_cli.atomic import exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    swapped = exchange(a, b)
+    if sys.platform == "linux":
+        assert swapped
+    if swapped:
+        assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
