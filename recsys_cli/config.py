@@ -139,6 +139,19 @@ class ParamSpace:
 
 
 @dataclass
+class ComponentTune:
+    """One hybrid component's own study (``tune.components.<model name>``).
+
+    ``space`` is that model's search space (an experiment composes it in:
+    ``- /tune@tune.components.ease.space: ease``); ``trials`` defaults to
+    ``tune.trials``.
+    """
+
+    trials: int | None = bound(None, ge=0)
+    space: dict[str, ParamSpace] = field(default_factory=dict)
+
+
+@dataclass
 class TuneConfig:
     """The Optuna study of ``recsys tune`` (see recsys_cli/tuning/ and conf/tune/default.yaml)."""
 
@@ -157,6 +170,8 @@ class TuneConfig:
     report_every: int = bound(5, ge=1)  # report valid NDCG@10 every N epochs/iterations of an iterative model
     plots: bool = True  # history and importance PNGs under reports/tune/
     space: dict[str, ParamSpace] = field(default_factory=dict)  # the chosen model's: conf/tune/<model>.yaml
+    # model=hybrid: tune each listed component in its own study before the blend (instead of ``space``)
+    components: dict[str, ComponentTune] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """What Optuna would reject only at the first trial, as a config error when the config loads.
@@ -167,27 +182,35 @@ class TuneConfig:
         _, sep, k = self.metric.partition("@")
         if not sep or not k.isdigit() or int(k) < 1:
             raise ConfigError(f"tune.metric: {self.metric!r} is not a ranking metric at a cutoff; use NAME@K, e.g. ndcg@10")
-        earlier: set[str] = set()
-        for name, spec in self.space.items():
-            where = f"tune.space.{name}"
-            for param in spec.when or {}:
-                if param not in earlier:
-                    raise ConfigError(f"{where}.when: {param!r} must be a param listed before {name!r}")
-            earlier.add(name)
-            if spec.type == "categorical":
-                bad = [c for c in spec.choices or [] if c is not None and not isinstance(c, (bool, int, float, str))]
-                if bad:
-                    raise ConfigError(f"{where}.choices: {bad[0]!r} is not a number, string, bool or null")
-                continue
-            if spec.log and spec.step is not None:
-                raise ConfigError(f"{where}: a log space takes no step")
-            if spec.step is not None and spec.step <= 0:
-                raise ConfigError(f"{where}.step: must be > 0")
-            if spec.type == "int":
-                for key in ("low", "high", "step"):
-                    value = getattr(spec, key)
-                    if value is not None and float(value) != int(value):
-                        raise ConfigError(f"{where}.{key}: an int space needs whole numbers, got {value}")
+        _check_space_shape(self.space, "tune.space")
+        for model, entry in self.components.items():
+            _check_space_shape(entry.space, f"tune.components.{model}.space")
+
+
+def _check_space_shape(space: dict[str, ParamSpace], prefix: str) -> None:
+    """Shape checks of one search space (names, bounds, steps, ``when`` order)."""
+    earlier: set[str] = set()
+    for name, spec in space.items():
+        where = f"{prefix}.{name}"
+        for param in spec.when or {}:
+            if param not in earlier:
+                raise ConfigError(f"{where}.when: {param!r} must be a param listed before {name!r}")
+        earlier.add(name)
+        if spec.type == "categorical":
+            bad = [c for c in spec.choices or [] if c is not None and not isinstance(c, (bool, int, float, str))]
+            if bad:
+                raise ConfigError(f"{where}.choices: {bad[0]!r} is not a number, string, bool or null")
+            continue
+        if spec.log and spec.step is not None:
+            raise ConfigError(f"{where}: a log space takes no step")
+        if spec.step is not None and spec.step <= 0:
+            raise ConfigError(f"{where}.step: must be > 0")
+        if spec.type == "int":
+            for key in ("low", "high", "step"):
+                value = getattr(spec, key)
+                if value is not None and float(value) != int(value):
+                    raise ConfigError(f"{where}.{key}: an int space needs whole numbers, got {value}")
+
 
 
 # --------------------------------------------------------------------------- eval

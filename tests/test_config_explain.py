@@ -133,10 +133,12 @@ def test_sources_of_the_project_conf(default_entries: dict[str, Entry]) -> None:
     assert src["tune.trials"] == "group tune/default.yaml"
     assert src["data.columns.user"] == "default"  # a DataConfig default no YAML of data=synthetic sets
     assert any(k.startswith("tune.space.") and v.startswith("group tune/als.yaml") for k, v in src.items())
-    e = _by_key(explain(["experiment=ml100k_recbole", "model.l2=5"]))
+    e = _by_key(explain(["experiment=ml100k_recbole", "model.meta_trials=5"]))
     assert e["split.seed"].source == "experiment ml100k_recbole.yaml" and e["split.seed"].value == 2020
     assert e["model.name"].note == "chosen by experiment/ml100k_recbole.yaml"
-    assert e["model.l2"].source == "override model.l2=5" and e["model.l2"].value == 5.0
+    assert e["model.meta_trials"].source == "override model.meta_trials=5" and e["model.meta_trials"].value == 5
+    assert e["model.mode"].source == "group model/hybrid_ml100k_recbole.yaml"
+    assert e["tune.components.ease.space.l2.low"].source == "group tune/ease.yaml"
 
 
 def test_params_file_sources(tmp_path: Path) -> None:

@@ -86,19 +86,29 @@ def check_config(cfg: Config) -> None:
     """Validate what config.py cannot: the model's params and the tuning spaces.
 
     The search space is the configured model's (conf/tune/<model>.yaml);
-    ``when`` conditions must name a param of the same space.
+    ``when`` conditions must name a param of the same space. A hybrid's
+    component spaces (``tune.components.<name>.space``) are checked against
+    the model they are named after.
     """
     params = params_of(cfg.model)
     if cfg.model.name == "hybrid":
         for i, comp in enumerate(params.components):
             cls = model_class(comp.name)
             from_dict(cls.Params, comp.params, where=f"model.components[{i}].params")
-    fields = set(model_class(cfg.model.name).Params.__dataclass_fields__)
-    space = cfg.tune.space
+    _check_model_space(cfg.model.name, cfg.tune.space, "tune.space", f"conf/tune/{cfg.model.name}.yaml")
+    for name, entry in cfg.tune.components.items():
+        if name not in REGISTRY or name == "hybrid":
+            raise ConfigError(f"tune.components.{name}: not a model a hybrid can hold; choose from: "
+                              f"{', '.join(sorted(n for n in REGISTRY if n != 'hybrid'))}")
+        _check_model_space(name, entry.space, f"tune.components.{name}.space", f"conf/tune/{name}.yaml")
+
+
+def _check_model_space(model: str, space: dict[str, ParamSpace], prefix: str, source: str) -> None:
+    fields = set(model_class(model).Params.__dataclass_fields__)
     for key, spec in space.items():
-        where = f"tune.space.{key} (conf/tune/{cfg.model.name}.yaml)"
+        where = f"{prefix}.{key} ({source})"
         if key not in fields:
-            raise ConfigError(f"{where}: {cfg.model.name} has no param {key!r}; params: {', '.join(sorted(fields))}")
+            raise ConfigError(f"{where}: {model} has no param {key!r}; params: {', '.join(sorted(fields))}")
         _check_space(spec, where)
         for param, value in (spec.when or {}).items():
             if param not in space:

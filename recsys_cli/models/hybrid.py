@@ -4,8 +4,9 @@ mode=late   a weighted sum of the components' scores, each normalised per
             user over the whole catalog (z-score by default), with the
             weights given in the config.
 mode=meta   as late, but the weights are learned: components are fit on the
-            train window, then an Optuna search picks the weights that
-            maximise NDCG@10 on the valid window (never the test window).
+            train window, then an Optuna search over the weight simplex
+            (weights >= 0 summing to 1, by stick-breaking) picks the weights
+            that maximise NDCG@10 on the valid window (never the test window).
             Every single component and the equal blend are tried first, so
             the result is never worse on valid than any of them.
             ``fitted_params()`` returns the learned weights as a late blend,
@@ -87,6 +88,31 @@ def normalise(scores: np.ndarray, how: str) -> np.ndarray:
     mean = scores.mean(axis=1, keepdims=True)
     std = scores.std(axis=1, keepdims=True)
     return (scores - mean) / np.where(std > 0, std, 1.0)
+
+
+def from_sticks(sticks: list[float]) -> np.ndarray:
+    """Stick-breaking: n-1 numbers in [0, 1] -> n weights >= 0 that sum to 1.
+
+    Scaling every weight gives the same ranking, so the search runs over the
+    simplex (n-1 free numbers) rather than the cube, where the redundant scale
+    would waste trials.
+    """
+    weights, rest = [], 1.0
+    for b in sticks:
+        weights.append(rest * b)
+        rest *= 1.0 - b
+    return np.array([*weights, rest], dtype=np.float64)
+
+
+def to_sticks(weights: np.ndarray) -> list[float]:
+    """The inverse of :func:`from_sticks` for weights >= 0 (scaled to sum 1 first; all zeros: equal weights)."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum() if w.sum() > 0 else np.full(w.size, 1.0 / w.size)
+    sticks, rest = [], 1.0
+    for x in w[:-1]:
+        sticks.append(float(min(1.0, x / rest)) if rest > 1e-12 else 0.0)
+        rest -= x
+    return sticks
 
 
 def _build(component: Component) -> Any:
@@ -218,19 +244,22 @@ class Hybrid:
             return float(per_user(hits_matrix(top, rel), n_rel, [k])[metric].mean())
 
         n = len(parts)
+        if n == 1:
+            self.meta_report = {"valid_users": int(users.size), metric: value(np.ones(1)), "singles": {}}
+            return np.ones(1, dtype=np.float32)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=data.seed))
         starts = [np.ones(n)] + [np.eye(n)[i] for i in range(n)] + [self.weights.astype(float)]
         for start in starts:
-            study.enqueue_trial({f"w{i}": float(v) for i, v in enumerate(start)})
+            study.enqueue_trial({f"b{i}": v for i, v in enumerate(to_sticks(start))})
         with progress_bar(transient=True) as bar:
             task = bar.add_task("learning blend weights on valid", total=len(starts) + p.meta_trials, visible=self.show_progress)
             study.optimize(
-                lambda t: value(np.array([t.suggest_float(f"w{i}", 0.0, 1.0) for i in range(n)])),
+                lambda t: value(from_sticks([t.suggest_float(f"b{i}", 0.0, 1.0) for i in range(n - 1)])),
                 n_trials=len(starts) + p.meta_trials,
                 callbacks=[lambda *_: bar.advance(task)],
             )
-        best = np.array([study.best_params[f"w{i}"] for i in range(n)], dtype=np.float32)
+        best = from_sticks([study.best_params[f"b{i}"] for i in range(n - 1)]).astype(np.float32)
         singles = {c.name: value(np.eye(n)[i]) for i, c in enumerate(self.params.components)}
         self.meta_report = {"valid_users": int(users.size), metric: study.best_value, "singles": singles}
         return best

@@ -8,7 +8,7 @@ from typing import Any
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
-from recsys_cli.models import TrainData, build
+from recsys_cli.models import TrainData, build, params_of
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
@@ -27,6 +27,11 @@ def tuned_params(cfg: Config) -> tuple[dict[str, Any], str]:
     best = json.loads(path.read_text())
     if best.get("model") != cfg.model.name or not best.get("params"):
         return {}, "config"
+    tuned = best["params"].get("components") if cfg.model.name == "hybrid" else None
+    if tuned is not None:  # tuned per component (tune.components): only for the same components, in order
+        configured = [c.name for c in params_of(cfg.model).components]
+        if [c.get("name") for c in tuned] != configured:
+            return {}, f"config (the tuned components in {path} are not model.components: tune again)"
     return dict(best["params"]), str(path)
 
 

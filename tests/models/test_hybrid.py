@@ -11,7 +11,7 @@ from recsys_cli.errors import RecsysError
 from recsys_cli.features.side import SideMatrix
 from recsys_cli.features.store import Features
 from recsys_cli.models.base import TrainData
-from recsys_cli.models.hybrid import Component, Hybrid, HybridParams, normalise
+from recsys_cli.models.hybrid import Component, Hybrid, HybridParams, from_sticks, normalise, to_sticks
 from tests.models.contract import N_ITEMS, N_USERS, RecommenderContract, checkerboard
 
 FAST = [
@@ -76,6 +76,29 @@ def test_meta_weights_never_worse_than_any_single_component_on_valid() -> None:
     report = model.meta_report
     assert report["ndcg@10"] >= max(report["singles"].values()) - 1e-12
     assert len(model.weights) == len(FAST)
+
+
+def test_stick_breaking_maps_the_unit_cube_onto_the_weight_simplex_and_back() -> None:
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5):
+        for _ in range(20):
+            w = rng.random(n) * rng.integers(0, 2, n)  # some weights exactly zero
+            if not w.any():
+                continue
+            sticks = to_sticks(w)
+            assert len(sticks) == n - 1 and all(0.0 <= b <= 1.0 for b in sticks)
+            np.testing.assert_allclose(from_sticks(sticks), w / w.sum(), atol=1e-12)
+        b = rng.random(n - 1)
+        weights = from_sticks(list(b))
+        assert weights.min() >= 0.0 and abs(weights.sum() - 1.0) < 1e-12
+        np.testing.assert_allclose(to_sticks(weights), b, atol=1e-9)
+    np.testing.assert_allclose(from_sticks(to_sticks(np.zeros(4))), np.full(4, 0.25))
+    np.testing.assert_allclose(from_sticks(to_sticks(np.eye(3)[2])), [0.0, 0.0, 1.0])
+
+
+def test_meta_with_one_component_keeps_it_whole() -> None:
+    model = Hybrid(HybridParams(mode="meta", components=FAST[:1], meta_trials=10)).fit(with_valid())
+    assert model.weights.tolist() == [1.0] and model.meta_report["ndcg@10"] > 0
 
 
 def test_meta_requires_a_valid_window() -> None:
