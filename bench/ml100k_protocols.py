@@ -196,6 +196,8 @@ def main() -> None:
     parser.add_argument("--data", default=ML100K)
     args = parser.parse_args()
     seeds = args.split_seeds or DEFAULT_SEEDS[args.protocol]
+    if Path(args.data).is_absolute() and Path(args.data).is_relative_to(REPO.parent):
+        args.data = os.path.relpath(args.data, REPO)  # as typed in the repo root (the command runs there)
     scratch = Path(tempfile.gettempdir()) / "recsys-bench-ml100k"
     scratch.mkdir(parents=True, exist_ok=True)
     per_seed = []
@@ -213,6 +215,8 @@ def main() -> None:
             entry[col] = round(statistics.mean(v[col] for v in vals), 4)
         entry["ndcg@10 per seed"] = " / ".join(f"{v['ndcg@10']:.4f}" for v in vals)
         entry["ndcg@10 std"] = round(statistics.pstdev(v["ndcg@10"] for v in vals), 4) if len(vals) > 1 else 0.0
+        ease = [next(r for r in s["rows"] if r["model"] == "peer: numpy EASE l2=500")["ndcg@10"] for s in per_seed]
+        entry["vs numpy EASE per seed"] = " / ".join(f"{v['ndcg@10'] / e - 1:+.1%}" for v, e in zip(vals, ease, strict=True))
         table.append(entry)
     ours = [s["rows"][0]["ndcg@10"] for s in per_seed]
     summary = {
