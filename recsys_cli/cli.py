@@ -27,6 +27,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _choices() -> str:
+    """Every config group and its options, read from conf/ (as Hydra apps list them in --help)."""
+    try:
+        from recsys_cli.config import GROUPS, conf_dir
+
+        root = conf_dir()
+    except Exception:  # noqa: BLE001 - help must always print
+        return ""
+    models = {p.stem for p in (root / "model").glob("*.yaml")}
+    lines = []
+    for group in GROUPS:
+        options = sorted(p.stem for p in (root / group).glob("*.yaml"))
+        if group == "tune":  # conf/tune/<model>.yaml are search spaces chosen by the model
+            options = [o for o in options if o not in models]
+        if options:
+            lines.append(f"[bold]{group}[/]: {', '.join(options)}")
+    if not lines:
+        return ""
+    return "Config groups (choose with [bold]group=option[/], e.g. model=ease):\n\n" + "\n\n".join(lines)
+
+
+CHOICES = _choices()
+app.info.epilog = CHOICES
+
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="Config overrides: group=option or dotted.key=value.", show_default=False),
@@ -82,37 +106,37 @@ def _stages(names: list[str], overrides: list[str] | None, params: Path | None, 
     _guarded(work)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def ingest(overrides: Overrides = None, params: Params = None) -> None:
     """Read the data source (synthetic shop, MovieLens, any CSV/Parquet log), clean it -> data/interim/."""
     _stages(["ingest"], overrides, params)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def split(overrides: Overrides = None, params: Params = None) -> None:
     """Split events into train/valid/test (global temporal or leave-last-N), flag cold users/items."""
     _stages(["split"], overrides, params)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def features(overrides: Overrides = None, params: Params = None) -> None:
     """Item popularity and TF-IDF text features from the train window only -> data/features/."""
     _stages(["features"], overrides, params)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def train(overrides: Overrides = None, params: Params = None) -> None:
     """Fit the model (model=NAME) on the train window -> data/models/NAME/."""
     _stages(["train"], overrides, params)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def tune(overrides: Overrides = None, params: Params = None) -> None:
     """Optuna study on the valid window (tune.trials=N); best params are picked up by train."""
     _stages(["tune"], overrides, params)
 
 
-@app.command("eval")
+@app.command(epilog=CHOICES, name="eval")
 def eval_(overrides: Overrides = None, params: Params = None) -> None:
     """Full-ranking metrics of the trained model on the test window -> reports/metrics.json.
 
@@ -136,19 +160,19 @@ def eval_(overrides: Overrides = None, params: Params = None) -> None:
     _guarded(work)
 
 
-@app.command("batch-recommend")
+@app.command(epilog=CHOICES, name="batch-recommend")
 def batch_recommend(overrides: Overrides = None, params: Params = None) -> None:
     """Top-k recommendations for every user -> data/recs/recommendations.parquet."""
     _stages(["batch-recommend"], overrides, params)
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def export(overrides: Overrides = None, params: Params = None) -> None:
     """Bundle model, id maps, catalog and a checksummed manifest -> data/bundle/."""
     _stages(["export"], overrides, params)
 
 
-@app.command("run")
+@app.command(epilog=CHOICES, name="run")
 def run_all(overrides: Overrides = None, params: Params = None) -> None:
     """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""
     from recsys_cli.stages import PIPELINE
@@ -156,7 +180,7 @@ def run_all(overrides: Overrides = None, params: Params = None) -> None:
     _stages([name for name, _ in PIPELINE], overrides, params, command="run")
 
 
-@app.command()
+@app.command(epilog=CHOICES)
 def config(
     overrides: Overrides = None,
     params: Params = None,

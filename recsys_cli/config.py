@@ -234,6 +234,13 @@ class RecommendConfig:
 
 
 @dataclass
+class ExportConfig:
+    """What ``recsys export`` bundles (and ``recsys batch-recommend`` then serves from)."""
+
+    production: bool = True  # refit the model on every window (train+valid+test) with the tuned params
+
+
+@dataclass
 class PathsConfig:
     """Where stages read and write; ``data`` and ``reports`` are relative to ``root``."""
 
@@ -302,6 +309,7 @@ class Config:
     paths: PathsConfig
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:

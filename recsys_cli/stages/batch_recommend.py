@@ -1,11 +1,14 @@
-"""batch-recommend: top-k for every known user to data/recs/recommendations.parquet.
+"""batch-recommend: top-k for every user of the exported bundle -> data/recs/recommendations.parquet.
 
-Users without train history get the popularity fallback; items a user has
-interacted with in any window are not recommended again.
+The lists come from the bundle through the same service that ``recsys serve``
+answers with (``RecommenderService.recommend_batch``), so they equal what the
+server and the MLflow model return for each user: the production fit for
+users it knows, the popularity fallback for the rest, never an item the user
+already interacted with in any window.
 
 Next to the lists: ``config.yaml`` (the config this stage ran with) and
-``recs_info.json`` naming it and the model's training config by fingerprint
-(``config.fingerprint``), so a recommendation file always says what made it.
+``recs_info.json`` naming it, the bundle (its manifest sha256) and the model's
+training config by fingerprint, so a recommendation file always says what made it.
 """
 
 from __future__ import annotations
@@ -17,67 +20,63 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.atomic import atomic_dir
-from recsys_cli.config import Config, fingerprint, load
-from recsys_cli.errors import ConfigError
-from recsys_cli.models.base import row_batch
-from recsys_cli.models.fallback import WithFallback
+from recsys_cli.config import Config, fingerprint
 from recsys_cli.progress import progress_bar, status
-from recsys_cli.stages.inputs import WINDOWS, ids, matrix, model_dir, trained_model, window
+from recsys_cli.service import RecommenderService
 
 INFO = "recs_info.json"
 
 
-def provenance(cfg: Config, rows: int, users: int) -> dict[str, Any]:
-    """What made the recommendation file: this stage's config and the trained model's, by fingerprint."""
-    model_config = model_dir(cfg) / "config.yaml"
-    try:
-        model_sha: str | None = fingerprint(load(params_file=model_config))
-    except ConfigError:  # a model trained before configs were saved with it, or by an older schema
-        model_sha = None
+def provenance(cfg: Config, service: RecommenderService, rows: int) -> dict[str, Any]:
+    """What made the recommendation file: this stage's config, the bundle and its model."""
+    manifest = service.bundle.manifest
     return {
-        "model": cfg.model.name,
+        "model": service.model_name,
         "k": cfg.recommend.k,
-        "users": users,
+        "users": service.n_users,
         "rows": rows,
+        "bundle": str(cfg.paths.bundle),
+        "bundle_version": service.version,
+        "fit": manifest.get("fit"),
         "config_sha256": fingerprint(cfg),
-        "model_config_sha256": model_sha,
+        "model_config_sha256": manifest.get("config_sha256"),
         "seed": cfg.seed,
     }
 
 
-def run(cfg: Config) -> None:
-    users, items = ids(cfg)
-    frames = {name: window(cfg, name) for name in WINDOWS}
-    seen_train = matrix(frames["train"], users, items)
-    history = matrix(pl.concat([f.select("user_idx", "item_idx", "weight") for f in frames.values()]), users, items)
-    model, fallback = trained_model(cfg)
-    recommender = WithFallback.from_history(model, fallback, seen_train)
-    k, n = cfg.recommend.k, len(users)
-    size = row_batch(len(items), cfg.recommend.batch_size)
+def recommend_all(service: RecommenderService, k: int, batch_size: int) -> pl.DataFrame:
+    """user_id, rank, item_id, score, fallback for every user of the bundle."""
+    n = service.n_users
     top_items = np.empty((n, k), dtype=np.int32)
     top_scores = np.empty((n, k), dtype=np.float32)
     with progress_bar() as bar:
         task = bar.add_task(f"top-{k} for {n:,} users", total=n)
-        for start in range(0, n, size):
-            batch = np.arange(start, min(start + size, n))
-            recs = recommender.recommend(batch, k, history[batch])
-            top_items[batch], top_scores[batch] = recs.items, recs.scores
-            bar.advance(task, batch.size)
+        for users, recs in service.batches(k, batch_size):
+            top_items[users], top_scores[users] = recs.items, recs.scores
+            bar.advance(task, users.size)
     user_idx = np.repeat(np.arange(n), k)
     flat_items = top_items.ravel()
     keep = flat_items >= 0
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "user_id": users.external(user_idx[keep]),
+            "user_id": service.user_ids[user_idx[keep]],
             "rank": (np.tile(np.arange(1, k + 1), n)[keep]).astype(np.int16),
-            "item_id": items.external(flat_items[keep]),
+            "item_id": service.item_ids[flat_items[keep]],
             "score": top_scores.ravel()[keep],
-            "fallback": ~recommender.known[user_idx[keep]],
+            "fallback": ~service.history.known[user_idx[keep]],
         }
     )
-    info = provenance(cfg, frame.height, n)
+
+
+def run(cfg: Config) -> None:
+    from recsys_cli.bundle import read_bundle
+
+    service = RecommenderService(read_bundle(cfg.paths.bundle))
+    frame = recommend_all(service, cfg.recommend.k, cfg.recommend.batch_size)
+    info = provenance(cfg, service, frame.height)
     with atomic_dir(cfg.paths.recs) as tmp:
         frame.write_parquet(tmp / "recommendations.parquet")
         (tmp / "config.yaml").write_text(cfg.to_yaml())
         (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")
-    status(f"batch-recommend: {frame.height:,} rows for {n:,} users -> {cfg.paths.recs / 'recommendations.parquet'}")
+    status(f"batch-recommend: {frame.height:,} rows for {service.n_users:,} users from the bundle "
+           f"({service.model_name}, {service.version}) -> {cfg.paths.recs / 'recommendations.parquet'}")

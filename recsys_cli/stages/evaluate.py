@@ -28,6 +28,8 @@ from recsys_cli.progress import progress_bar, status, stdout
 from recsys_cli.stages.eval_setup import load_setup
 from recsys_cli.stages.inputs import ids, matrix, model_dir, read_json, trained_model, window
 
+EVAL_LISTS = "eval_lists.parquet"  # in reports/: user_id, rank, item_id, score, cold
+
 
 def fit_windows(cfg: Config) -> list[str]:
     info = read_json(model_dir(cfg) / "train_info.json", f"train model={cfg.model.name}")
@@ -129,6 +131,9 @@ def write_ranking_reports(cfg: Config, metrics: dict[str, Any], outcome: Any) ->
     if outcome.per_user.height:
         with atomic_file(reports / "per_user.parquet") as tmp:
             outcome.per_user.write_parquet(tmp)
+    if outcome.lists is not None:  # the lists scored: recompute any metric with ranx / trec_eval / pandas
+        with atomic_file(reports / EVAL_LISTS) as tmp:
+            outcome.lists.write_parquet(tmp)
     title = f"{cfg.model.name}: {metrics['protocol']}"
     plots.metrics_at_k(accuracy, ("ndcg", "recall", "precision", "map"), title, reports / "plots" / "metrics_at_k.png")
     plots.metrics_at_k(beyond, ("coverage", "gini", "popularity", "serendipity"), f"{cfg.model.name}: beyond accuracy",

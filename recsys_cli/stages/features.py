@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from recsys_cli.features.store import (
     TFIDF,
     USER_SIDE,
     USER_TABLE,
+    Features,
     save_side,
 )
 from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf
@@ -98,17 +100,29 @@ def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
     return Built(popularity, tfidf, vocab, item_table, user_table_, item_side, user_side, report)
 
 
+def write(built: Built, directory: Path) -> None:
+    """The features files into ``directory`` (an empty staging directory)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    built.popularity.write_parquet(directory / "item_popularity.parquet")
+    save_tfidf(directory / TFIDF, built.tfidf, built.vocabulary)
+    built.item_table.write_parquet(directory / ITEM_TABLE)
+    built.user_table.write_parquet(directory / USER_TABLE)
+    save_side(directory / ITEM_SIDE, built.item_side)
+    save_side(directory / USER_SIDE, built.user_side)
+    (directory / REPORT).write_text(json.dumps(built.report, indent=2) + "\n")
+
+
+def as_features(built: Built) -> Features:
+    """What models see of ``built`` (as ``load_features`` would read it back)."""
+    return Features(tfidf=built.tfidf, vocabulary=built.vocabulary, items=built.item_table, users=built.user_table,
+                    item_side=built.item_side, user_side=built.user_side)
+
+
 def run(cfg: Config) -> None:
     cutoff = Cutoff.from_split(cfg.paths.processed, stage="features")
     built = build(cfg, window(cfg, "train"), cutoff)
     with atomic_dir(cfg.paths.features) as tmp:
-        built.popularity.write_parquet(tmp / "item_popularity.parquet")
-        save_tfidf(tmp / TFIDF, built.tfidf, built.vocabulary)
-        built.item_table.write_parquet(tmp / ITEM_TABLE)
-        built.user_table.write_parquet(tmp / USER_TABLE)
-        save_side(tmp / ITEM_SIDE, built.item_side)
-        save_side(tmp / USER_SIDE, built.user_side)
-        (tmp / REPORT).write_text(json.dumps(built.report, indent=2) + "\n")
+        write(built, tmp)
     report = built.report
     status(
         f"features: {report['items']:,} items ({report['item_side_columns']} side columns), {report['users']:,} users "

@@ -89,14 +89,21 @@ def train_data(cfg: Config, refit: bool = False, stage: str = "train") -> TrainD
     if (feature_dir / "tfidf.npz").is_file():
         check_fingerprint(load_fingerprint(feature_dir), cutoff, stage, f"the features in {feature_dir}")
         features = load_features(feature_dir)
+    return fit_data(cfg, fit, features, valid_rel, fit_matrix)
+
+
+def fit_data(cfg: Config, fit: pl.DataFrame, features: Any = None, valid: sp.csr_matrix | None = None,
+             fit_matrix: sp.csr_matrix | None = None) -> TrainData:
+    """``TrainData`` over the events of ``fit`` (already checked against the split by the caller)."""
+    users, items = ids(cfg)
     columns = [c for c in ("user_idx", "item_idx", "timestamp", "weight", "event", "rating", "session_id") if c in fit.columns]
     return TrainData(
-        matrix=fit_matrix,
+        matrix=fit_matrix if fit_matrix is not None else matrix(fit, users, items),
         events=fit.select(columns),
         items=catalog(cfg, items),
         users=user_table(cfg, users),
         features=features,
-        valid=valid_rel,
+        valid=valid,
         ratings=ratings(fit, users, items),
         seed=cfg.seed,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
+from recsys_cli.manifest import write_manifest
 from recsys_cli.models import TrainData, build
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import status
@@ -62,6 +63,8 @@ def run(cfg: Config) -> None:
     info = {
         "model": cfg.model.name,
         "params": to_dict(model.params),
+        # what a refit without a valid window reuses (epochs, blend weights): the production fit of export
+        "fitted_params": to_dict(model.fitted_params() if hasattr(model, "fitted_params") else model.params),
         "params_source": source,
         "fit_windows": ["train", "valid"] if cfg.train.refit_with_valid else ["train"],
         "fit_seconds": round(fit_seconds, 3),
@@ -75,4 +78,5 @@ def run(cfg: Config) -> None:
         fallback.save(tmp / "fallback")
         (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
         (tmp / "config.yaml").write_text(cfg.to_yaml())
+        write_manifest(tmp, {"artifact": "recsys-model", "model": cfg.model.name})  # every file, checked on load
     status(f"train: {cfg.model.name} fit in {fit_seconds:.2f}s -> {model_dir(cfg)}")
