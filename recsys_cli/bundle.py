@@ -59,6 +59,14 @@ class History:
     matrix: sp.csr_matrix  # users x items, data = strength code (1 view .. 3 purchase), int8
     last_ms: np.ndarray  # per non-zero, epoch milliseconds of the last interaction
     known: np.ndarray  # bool per user: has history in the model's fit windows
+    weight: np.ndarray | None = None  # per non-zero, the summed event weights (what models are fit on)
+
+    def row(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A user's items, their summed weights and strongest event codes."""
+        m = self.matrix
+        lo, hi = m.indptr[user], m.indptr[user + 1]
+        weights = self.weight[lo:hi] if self.weight is not None else m.data[lo:hi].astype(np.float32)
+        return m.indices[lo:hi], weights, m.data[lo:hi]
 
     def items_of(self, user: int) -> np.ndarray:
         m = self.matrix
@@ -71,9 +79,11 @@ def history_from_events(events: pl.DataFrame, n_users: int, n_items: int, fit_us
         pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
         if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
     )
+    weight = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
     pairs = (
-        events.select("user_idx", "item_idx", strength.alias("s"), pl.col("timestamp").dt.epoch("ms").alias("t"))
-        .group_by("user_idx", "item_idx").agg(pl.col("s").max(), pl.col("t").max())
+        events.select("user_idx", "item_idx", strength.alias("s"), pl.col("timestamp").dt.epoch("ms").alias("t"),
+                      weight.alias("w"))
+        .group_by("user_idx", "item_idx").agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum())
         .sort("user_idx", "item_idx")
     )
     rows = pairs["user_idx"].to_numpy().astype(np.int64)
@@ -83,7 +93,8 @@ def history_from_events(events: pl.DataFrame, n_users: int, n_items: int, fit_us
     matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), cols, indptr), shape=(n_users, n_items))
     known = np.zeros(n_users, dtype=bool)
     known[np.asarray(fit_users, dtype=np.int64)] = True
-    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known)
+    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
+                   weight=pairs["w"].to_numpy().astype(np.float32))
 
 
 def save_history(path: Path, history: History) -> None:
@@ -91,14 +102,15 @@ def save_history(path: Path, history: History) -> None:
     with open(path, "wb") as fh:
         np.savez(fh, indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int32),
                  strength=m.data.astype(np.int8), last_ms=history.last_ms.astype(np.int64),
-                 known=history.known.astype(bool), shape=np.array(m.shape, dtype=np.int64))
+                 known=history.known.astype(bool), shape=np.array(m.shape, dtype=np.int64),
+                 weight=(history.weight if history.weight is not None else m.data).astype(np.float32))
 
 
 def load_history(path: Path) -> History:
     with np.load(path, allow_pickle=False) as z:
         shape = tuple(int(v) for v in z["shape"])
         matrix = sp.csr_matrix((z["strength"], z["indices"], z["indptr"]), shape=shape)
-        return History(matrix=matrix, last_ms=z["last_ms"], known=z["known"].astype(bool))
+        return History(matrix=matrix, last_ms=z["last_ms"], known=z["known"].astype(bool), weight=z["weight"])
 
 
 @dataclass

@@ -172,6 +172,24 @@ def export(overrides: Overrides = None, params: Params = None) -> None:
     _stages(["export"], overrides, params)
 
 
+@app.command(epilog=CHOICES)
+def serve(overrides: Overrides = None, params: Params = None) -> None:
+    """HTTP API over the exported bundle: [bold]recsys serve[/] [bundle=DIR] serve.port=8000 serve.workers=1.
+
+    POST /recommend, GET /users/{id}/recommendations, GET /items/{id}/similar, POST /feedback,
+    GET /health/live, /health/ready, /metrics; OpenAPI docs at /docs. Binds 127.0.0.1 unless
+    serve.host says otherwise.
+    """
+
+    def work() -> None:
+        from recsys_cli.serve import server
+
+        cfg = _load(overrides, params)
+        server.run(cfg)
+
+    _guarded(work)
+
+
 @app.command(epilog=CHOICES, name="run")
 def run_all(overrides: Overrides = None, params: Params = None) -> None:
     """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""

@@ -234,6 +234,65 @@ class RecommendConfig:
 
 
 @dataclass
+class NewItemsConfig:
+    """Products without interactions: placed by content, lifted by a promotional boost that decays with age."""
+
+    boost: float = bound(0.5, ge=0.0)  # added to the z-scored score of a brand-new product
+    half_life_days: float = bound(14.0, gt=0.0)  # the boost halves every this many days after launch
+    max_age_days: float = bound(90.0, gt=0.0)  # no boost after this age
+    clock: Literal["data", "wall"] = "data"  # age from the newest event the bundle saw, or from now
+
+
+@dataclass
+class ColdStartConfig:
+    """Shoppers with no history: preferences / demographics, diversified by MMR."""
+
+    mmr_lambda: float = bound(0.7, ge=0.0, le=1.0)  # 1: relevance only; lower: more diverse lists
+    mmr_pool: int = bound(200, ge=1)  # candidates MMR chooses from
+    segment_weight: float = bound(1.0, ge=0.0)  # weight of "popular with shoppers like you"
+    preference_weight: float = bound(1.0, ge=0.0)  # weight of matching the stated categories, brands, price
+
+
+@dataclass
+class RetrievalConfig:
+    """Two-stage retrieval: candidates from an ANN index + co-visitation + popularity, then the model ranks."""
+
+    candidates: int = bound(0, ge=0)  # 0: score the whole catalog (exact); N: rank only N candidates
+    min_items: int = bound(20000, ge=0)  # only for catalogs at least this large
+    index: Literal["auto", "faiss", "usearch", "exact"] = "auto"
+    covisit: int = bound(100, ge=0)  # candidates from co-visitation with the shopper's recent items
+    popular: int = bound(50, ge=0)  # candidates from popularity
+
+
+@dataclass
+class ServeConfig:
+    """``recsys serve``: the HTTP API over one bundle (see recsys_cli/serve/)."""
+
+    host: str = "127.0.0.1"  # loopback unless told otherwise
+    port: int = bound(8000, ge=0, le=65535)
+    workers: int = bound(1, ge=1)
+    default_k: int = bound(10, ge=1)
+    max_k: int = bound(100, ge=1)
+    max_body_bytes: int = bound(65536, ge=256)  # larger request bodies get 413
+    max_batch: int = bound(1000, ge=1)  # events in one /feedback batch
+    admin_token: str | None = None  # bearer token of /admin/*; else $RECSYS_ADMIN_TOKEN; unset: admin disabled
+    cache: str = "memory"  # memory | none | redis://host:port/db
+    cache_size: int = bound(10000, ge=1)  # responses kept by the in-process LRU
+    cache_ttl: float = bound(300.0, gt=0.0)  # seconds a cached response lives (redis)
+    explain: bool = True  # an explanation per item
+    log_requests: bool = True  # one JSON line per request on stderr
+    new_items: NewItemsConfig = field(default_factory=NewItemsConfig)
+    cold_start: ColdStartConfig = field(default_factory=ColdStartConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+
+    def __post_init__(self) -> None:
+        if self.default_k > self.max_k:
+            raise ConfigError(f"serve.default_k: {self.default_k} is above serve.max_k={self.max_k}")
+        if not (self.cache in ("memory", "none") or self.cache.startswith(("redis://", "rediss://", "unix://"))):
+            raise ConfigError(f"serve.cache: {self.cache!r}; use memory, none or a redis:// URL")
+
+
+@dataclass
 class ExportConfig:
     """What ``recsys export`` bundles (and ``recsys batch-recommend`` then serves from)."""
 
@@ -310,7 +369,13 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    bundle: str | None = None  # the bundle `recsys serve` / `recsys tui` load (default: paths.bundle)
     seed: int = 42
+
+    @property
+    def bundle_path(self) -> Path:
+        return Path(self.bundle) if self.bundle else self.paths.bundle
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -323,7 +388,7 @@ class Config:
 
 # --------------------------------------------------------------------- composing
 
-GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "experiment")
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "experiment")
 
 
 def conf_dir() -> Path:

@@ -288,6 +288,29 @@ class Hybrid:
     ) -> Recs:
         return rank(self.score(users, items), k, exclude, items)
 
+    def can_fold_in(self) -> bool:
+        """Whether every weighted component can score a history it never saw (see ``score_history``)."""
+        if self.params.mode == "early":
+            return True
+        return all(hasattr(m, "score_history") for m, w in zip(self.models, self.weights) if w)
+
+    def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Fold in histories the model never saw: the same blend of each component's fold-in scores."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        if self.params.mode == "early":
+            x = rows.copy()
+            x.data[:] = 1.0
+            w = self.early_weights if items is None else self.early_weights[:, items]
+            return np.asarray(x @ w, dtype=np.float32)
+        blend = np.full((rows.shape[0], self.n_items), self.intercept if self.params.objective == "rating" else 0.0,
+                        dtype=np.float32)
+        for weight, model in zip(self.weights, self.models, strict=True):
+            if not weight:
+                continue
+            part = np.asarray(model.score_history(rows), dtype=np.float32)
+            blend += weight * (part if self.params.objective == "rating" else normalise(part, self.params.normalize))
+        return blend if items is None else blend[:, items]
+
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         if self.params.mode == "early":
             sims = self.early_weights[items].copy()

@@ -4,32 +4,70 @@ The HTTP API, the MLflow pyfunc model, ``recsys batch-recommend`` and the TUI
 all call this; none of them holds model code. Two paths over the same rules:
 
 - ``recommend_batch``: many users by index (batch-recommend, the pyfunc);
-- ``recommend``: one user by id, the fast path (dict lookup, seen items sliced
-  from the history's CSR ``indptr``, one score row, a 1-D top-k).
+- ``recommend``: one shopper by id, the fast path (dict lookup, seen items
+  sliced from the history's CSR ``indptr``, one score row, a 1-D top-k).
 
-Both list the same items in the same order for the same user: known users
-(history in the model's fit windows) get the model, everyone else the
-popularity fallback; items the user already interacted with are never listed;
-ties go to the lower item index.
+Both list the same items in the same order for the same plain request: known
+users (history in the model's fit windows) get the model, everyone else the
+popularity fallback; items the user already interacted with are never
+listed; ties go to the lower item index.
+
+The single path also adapts to the request, choosing one ``strategy``:
+
+- ``personalised``: a shopper the model was fit on, nothing new since;
+- ``fold_in``: a shopper with events the model never saw (posted feedback,
+  the current session, or history outside the fit windows): the model scores
+  that history directly (ALS/BPR/LMF solve the user vector, item-item models
+  multiply the history by W); models that cannot fold in use the history's
+  content profile;
+- ``cold_start``: no history, but preferences or demographics (from the
+  request or the bundle's user table): stated categories, brands and price
+  band matched over the catalog text and attributes, plus what over-indexes
+  with shoppers like them, diversified by MMR;
+- ``popular_fallback``: nothing known: popularity.
+
+Products nobody interacted with are placed by content similarity to the
+shopper's history and lifted by a promotional boost that decays with their
+age (``serve.new_items``). Filters and exclusions apply to every strategy.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from recsys_cli.bundle import Bundle, read_bundle
+from recsys_cli.config import ServeConfig
 from recsys_cli.models.base import Recs
-from recsys_cli.models.fallback import WithFallback
-from recsys_cli.service.types import Recommendation, ScoredItem, Similar
-from recsys_cli.topk import rank_one, row_batch
+from recsys_cli.service.catalog import CatalogIndex
+from recsys_cli.service.explain import Explainer
+from recsys_cli.service.live import LiveState
+from recsys_cli.service.segments import ATTRIBUTES, SegmentPopularity
+from recsys_cli.service.types import Preferences, RecommendRequest, Recommendation, ScoredItem, Similar
+from recsys_cli.topk import PAD, rank, rank_one, row_batch
+
+DAY_MS = 86_400_000
+
+
+def _z(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Z-scores of the finite values (over ``mask`` where given); -inf stays -inf."""
+    finite = np.isfinite(x) if mask is None else (np.isfinite(x) & mask)
+    if not finite.any():
+        return np.zeros_like(x, dtype=np.float32)
+    values = x[finite]
+    std = float(values.std())
+    out = (x - float(values.mean())) / (std if std > 0 else 1.0)
+    return out.astype(np.float32)
 
 
 class RecommenderService:
     """Loads a bundle once (checksums verified); recommend, similar items, batch top-k."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, config: ServeConfig | None = None, live: LiveState | None = None) -> None:
+        self.config = config or ServeConfig()
         self.bundle = bundle
         self.model = bundle.model
         self.fallback = bundle.fallback
@@ -41,11 +79,60 @@ class RecommenderService:
         self._item_index = {t: i for i, t in enumerate(self.item_ids.tolist())}
         self.model_name = str(bundle.manifest.get("model", getattr(self.model, "name", "model")))
         self.version = bundle.version
-        self._routed = WithFallback(self.model, self.fallback, self.history.known)
+        tfidf = bundle.features.tfidf if bundle.features is not None else None
+        self.catalog = CatalogIndex.build(bundle.catalog, self.history.matrix, tfidf)
+        self.segments = SegmentPopularity.build(bundle.user_table, self.history.matrix)
+        self.explainer = Explainer(self.model, self.catalog)
+        self.live = live if live is not None else LiveState(self._event_weights())
+        self._popularity = np.asarray(self.fallback.score(np.zeros(1, dtype=np.int64))[0], dtype=np.float32)
+        # optional capabilities, checked once: fold-in of unseen histories
+        can = getattr(self.model, "can_fold_in", None)
+        self.can_fold_in = bool(can()) if callable(can) else hasattr(self.model, "score_history")
+        self._attributes = self._user_attributes()
+        self._boost = self._new_item_boost()
+        self._boosted = set(np.flatnonzero(self._boost > 0).tolist()) if self._boost is not None else set()
+        self.loaded_at = time.time()
 
     @classmethod
-    def load(cls, path: str | Path) -> RecommenderService:
-        return cls(read_bundle(Path(path)))
+    def load(cls, path: str | Path, config: ServeConfig | None = None, live: LiveState | None = None
+             ) -> RecommenderService:
+        return cls(read_bundle(Path(path)), config, live)
+
+    # ------------------------------------------------------------------ setup
+
+    def _event_weights(self) -> dict[str, float]:
+        import yaml
+
+        config = self.bundle.path / "config.yaml"
+        try:
+            raw = yaml.safe_load(config.read_text()) or {}
+            weights = raw["data"]["preprocess"]["event_weights"]
+            return {str(k): float(v) for k, v in weights.items()}
+        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+            return {}
+
+    def _user_attributes(self) -> list[dict[str, str | None]] | None:
+        table = self.bundle.user_table
+        if table is None or table.height != self.n_users:
+            return None
+        cols = [a for a in ATTRIBUTES if a in table.columns]
+        if not cols:
+            return None
+        return table.select(cols).cast({c: str for c in cols}).to_dicts()
+
+    def _new_item_boost(self) -> np.ndarray | None:
+        """Per item, the promotional boost of a product nobody interacted with yet (None if there is none)."""
+        cfg = self.config.new_items
+        new = (self.catalog.interactions == 0) & (self.catalog.launch_ms >= 0)
+        if cfg.boost <= 0 or not new.any():
+            return None
+        if cfg.clock == "wall":
+            now = time.time() * 1000.0
+        else:
+            now = float(self.history.last_ms.max()) if self.history.last_ms.size else time.time() * 1000.0
+        age = np.maximum(now - self.catalog.launch_ms, 0) / DAY_MS
+        boost = np.where(new & (age <= cfg.max_age_days), cfg.boost * 0.5 ** (age / cfg.half_life_days), 0.0)
+        return boost.astype(np.float32) if boost.any() else None
 
     # ------------------------------------------------------------------ ids
 
@@ -65,10 +152,46 @@ class RecommenderService:
     # ----------------------------------------------------------- batch path
 
     def recommend_batch(self, users: np.ndarray, k: int) -> Recs:
-        """Top-k for user indices (all known to the bundle), seen items excluded."""
+        """Top-k for user indices, seen items excluded: what ``recommend`` lists for each plain request.
+
+        Shoppers the model was fit on are scored in one batch; the rest (history
+        outside the fit windows, or none) row by row through the same code as
+        the single path; new products are placed and boosted for every row.
+        """
         users = np.asarray(users, dtype=np.int64)
-        exclude = self.history.matrix[users]
-        return self._routed.recommend(users, k, exclude)
+        hist = self.history.matrix[users]
+        weights = self._weight_rows(users)
+        warm = self.history.known[users]
+        scores = np.empty((users.size, self.n_items), dtype=np.float32)
+        mmr_rows: dict[int, np.ndarray] = {}
+        if warm.any():
+            scores[warm] = self.model.score(users[warm])
+        for r in np.flatnonzero(~warm).tolist():
+            lo, hi = weights.indptr[r], weights.indptr[r + 1]
+            items, w, codes = weights.indices[lo:hi], weights.data[lo:hi], hist.data[lo:hi]
+            row, strategy, _ = self._base_scores(int(users[r]), items, w, False, False, None)
+            if strategy == "cold_start":
+                mmr_rows[r] = row
+            scores[r] = row
+        if self._boost is not None:
+            plain = np.array([r not in mmr_rows for r in range(users.size)])
+            if plain.any():
+                scores[plain] = self._place_new_items(scores[plain], weights[plain])
+        recs = rank(scores, k, hist)
+        for r, row in mmr_rows.items():
+            items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
+            recs.items[r] = PAD
+            recs.scores[r] = -np.inf
+            recs.items[r, : items.size], recs.scores[r, : items.size] = items, values
+        return recs
+
+    def _weight_rows(self, users: np.ndarray) -> sp.csr_matrix:
+        """The users' history rows with their summed event weights."""
+        m = self.history.matrix
+        if self.history.weight is None:
+            return sp.csr_matrix(m[users], dtype=np.float32)
+        full = sp.csr_matrix((self.history.weight, m.indices, m.indptr), shape=m.shape)
+        return full[users]
 
     def batches(self, k: int, batch_size: int = 4096):  # noqa: ANN201 - a generator of (users, Recs)
         """Every user's top-k, batch by batch (memory bounded by the batch)."""
@@ -77,65 +200,267 @@ class RecommenderService:
             users = np.arange(start, min(start + size, self.n_users))
             yield users, self.recommend_batch(users, k)
 
+    def strategy_of(self, user: int) -> str:
+        """What a plain request of an indexed user gets (``recommend_batch`` and ``recommend`` agree)."""
+        if self.history.known[user]:
+            return "personalised"
+        if self.history.matrix.indptr[user + 1] > self.history.matrix.indptr[user]:
+            return "fold_in"
+        return "cold_start" if self._attributes_of(user, None) else "popular_fallback"
+
     def recommend_many(self, user_ids: list[str], k: int) -> list[Recommendation]:
-        """Lists for many user ids at once through the batch path (unknown ids get the fallback)."""
+        """Lists for many user ids at once through the batch path (unknown ids: the single path)."""
         idx = np.array([self.user_index(u) for u in user_ids], dtype=np.int64)
-        items = np.full((idx.size, k), -1, dtype=np.int32)
-        scores = np.full((idx.size, k), -np.inf, dtype=np.float32)
         indexed = np.flatnonzero(idx >= 0)
-        if indexed.size:
-            recs = self.recommend_batch(idx[indexed], k)
-            items[indexed], scores[indexed] = recs.items, recs.scores
-        unknown = np.flatnonzero(idx < 0)
-        if unknown.size:
-            recs = self.fallback.recommend(np.zeros(1, dtype=np.int64), k, None)
-            items[unknown], scores[unknown] = recs.items[0], recs.scores[0]
-        warm = (idx >= 0) & self.history.known[np.maximum(idx, 0)]
+        recs = self.recommend_batch(idx[indexed], k) if indexed.size else None
+        row_of = {int(r): j for j, r in enumerate(indexed.tolist())}
         out = []
         for r, user_id in enumerate(user_ids):
-            keep = items[r] >= 0
+            if r not in row_of:
+                out.append(self.recommend(RecommendRequest(user_id=str(user_id), k=k)))
+                continue
+            assert recs is not None
+            items, scores = recs.items[row_of[r]], recs.scores[row_of[r]]
+            keep = items >= 0
+            strategy = self.strategy_of(int(idx[r]))
             out.append(Recommendation(
                 user_id=str(user_id),
-                items=[ScoredItem(str(self.item_ids[i]), float(v)) for i, v in zip(items[r][keep], scores[r][keep])],
-                strategy="personalised" if warm[r] else "popular_fallback",
-                model=self.model_name if warm[r] else "popularity", bundle=self.version,
+                items=[ScoredItem(str(self.item_ids[i]), float(v)) for i, v in zip(items[keep], scores[keep])],
+                strategy=strategy,  # type: ignore[arg-type]
+                model=self._model_label(strategy), bundle=self.version,
             ))
         return out
 
+    def _model_label(self, strategy: str) -> str:
+        if strategy in ("personalised", "fold_in"):
+            return self.model_name
+        return "cold_start" if strategy == "cold_start" else "popularity"
+
     # ----------------------------------------------------------- single path
 
-    def recommend(self, user_id: str, k: int, exclude: list[str] | None = None,
+    def _history_of(self, user: int, req: RecommendRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """The shopper's items, weights and codes: bundle history + live feedback + session; and whether any is new."""
+        parts_i, parts_w, parts_s = [], [], []
+        if user >= 0:
+            items, weights, codes = self.history.row(user)
+            parts_i.append(items), parts_w.append(weights), parts_s.append(codes)
+        live_ids, live_w, live_s = self.live.row(req.user_id)
+        fresh = False
+        if live_ids:
+            idx = np.array([self.item_index(i) for i in live_ids], dtype=np.int64)
+            ok = idx >= 0
+            if ok.any():
+                parts_i.append(idx[ok].astype(np.int32)), parts_w.append(live_w[ok]), parts_s.append(live_s[ok])
+                fresh = True
+        if req.session_items:
+            idx = np.array([self.item_index(i) for i in req.session_items], dtype=np.int64)
+            idx = idx[idx >= 0].astype(np.int32)
+            if idx.size:
+                view = float(self.live.weights.get("view", 1.0))
+                parts_i.append(idx), parts_w.append(np.full(idx.size, view, np.float32))
+                parts_s.append(np.ones(idx.size, np.int8))
+                fresh = True
+        if not parts_i:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int8), False
+        items = np.concatenate(parts_i)
+        weights = np.concatenate(parts_w).astype(np.float32)
+        codes = np.concatenate(parts_s).astype(np.int8)
+        if len(parts_i) > 1:  # one entry per item: weights summed, the strongest event kept
+            uniq, inv = np.unique(items, return_inverse=True)
+            weights = np.bincount(inv, weights=weights, minlength=uniq.size).astype(np.float32)
+            strongest = np.zeros(uniq.size, dtype=np.int8)
+            np.maximum.at(strongest, inv, codes)
+            items, codes = uniq.astype(np.int32), strongest
+        return items, weights, codes, fresh
+
+    def _attributes_of(self, user: int, prefs: Preferences | None) -> dict[str, str | None]:
+        known = dict(self._attributes[user]) if self._attributes is not None and user >= 0 else {}
+        if prefs is not None:
+            for attr in ATTRIBUTES:
+                if getattr(prefs, attr, None):
+                    known[attr] = getattr(prefs, attr)
+        return {k: v for k, v in known.items() if v}
+
+    def recommend(self, req: RecommendRequest | str, k: int | None = None, exclude: list[str] | None = None,
                   request_id: str | None = None) -> Recommendation:
-        """One shopper's list, by id; unknown or cold shoppers get the popularity fallback."""
-        user = self.user_index(user_id)
+        """One shopper's list by id (see the module docstring for the strategies)."""
+        if not isinstance(req, RecommendRequest):
+            req = RecommendRequest(user_id=str(req), k=k or self.config.default_k, exclude=list(exclude or []),
+                                   request_id=request_id)
+        user = self.user_index(req.user_id)
+        hist, weights, codes, fresh = self._history_of(user, req)
         warm = user >= 0 and bool(self.history.known[user])
-        blocked = self.seen(user)
-        if exclude:
-            extra = np.array([i for i in (self.item_index(x) for x in exclude) if i >= 0], dtype=np.int32)
+        prefs = req.preferences
+        scores, strategy, reasons = self._base_scores(user, hist, weights, warm, fresh, prefs)
+        boosted: set[int] = set()
+        if self._boost is not None and strategy != "cold_start":
+            row = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
+            scores = self._place_new_items(scores[None, :], row)[0]
+            boosted = self._boosted
+        blocked = hist
+        if req.exclude:
+            extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
             blocked = np.concatenate([blocked, extra])
-        if warm:
-            scores = self.model.score(np.array([user], dtype=np.int64))[0]
-            strategy = "personalised"
+        allowed = self.catalog.allowed(req.filters)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf).astype(np.float32)
+        if strategy == "cold_start":
+            items, values = self._mmr(scores, req.k, blocked)
         else:
-            scores = self.fallback.score(np.zeros(1, dtype=np.int64))[0]
-            strategy = "popular_fallback"
-        items, values = rank_one(np.array(scores, dtype=np.float32), k, blocked)
+            items, values = rank_one(scores, req.k, blocked)
+        explanations = self._explain(items, strategy, hist, weights, codes, reasons, boosted)
         return Recommendation(
-            user_id=str(user_id),
-            items=[ScoredItem(str(self.item_ids[i]), float(v)) for i, v in zip(items.tolist(), values.tolist())],
-            strategy=strategy, model=self.model_name if warm else "popularity", bundle=self.version,
-            request_id=request_id,
+            user_id=str(req.user_id),
+            items=[ScoredItem(str(self.item_ids[i]), float(v), e)
+                   for i, v, e in zip(items.tolist(), values.tolist(), explanations)],
+            strategy=strategy,  # type: ignore[arg-type]
+            model=self._model_label(strategy), bundle=self.version, request_id=req.request_id,
         )
 
-    def similar(self, item_id: str, k: int) -> Similar | None:
-        """Items like ``item_id`` by the model's own similarity; None for an unknown item."""
+    # ----------------------------------------------------------- pieces
+
+    def _base_scores(self, user: int, hist: np.ndarray, weights: np.ndarray, warm: bool, fresh: bool,
+                     prefs: Preferences | None) -> tuple[np.ndarray, str, dict[int, str]]:
+        """One shopper's score row and strategy, before new-item placement, filters and exclusions."""
+        if warm and not fresh:
+            row = np.array(self.model.score(np.array([user], dtype=np.int64))[0], dtype=np.float32)
+            return row, "personalised", {}
+        if hist.size:
+            if self.can_fold_in:
+                rows = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
+                return np.array(self.model.score_history(rows)[0], dtype=np.float32), "fold_in", {}
+            # the model cannot score an unseen history: its content profile, popularity breaking ties
+            return self.catalog.profile_scores(hist, weights) + 1e-3 * _z(self._popularity), "fold_in", {}
+        attributes = self._attributes_of(user, prefs)
+        if (prefs is not None and not prefs.empty()) or attributes:
+            scores, reasons = self._cold_scores(prefs, attributes)
+            return scores, "cold_start", reasons
+        return self._popularity.copy(), "popular_fallback", {}
+
+    def _place_new_items(self, scores: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Rows of scores with new products placed by content and boosted (see ``serve.new_items``).
+
+        Each row is z-scored over the products with interactions; a product
+        nobody touched takes the z-score of its content similarity to the
+        row's history (the lowest score when there is no history), then every
+        new product gets its age-decayed boost.
+        """
+        assert self._boost is not None
+        new = self.catalog.interactions == 0
+        out = np.empty_like(scores, dtype=np.float32)
+        content = self.catalog.profile_rows(history) if history.nnz else None
+        has_history = np.diff(history.indptr) > 0
+        for r in range(scores.shape[0]):
+            z = _z(scores[r], ~new)
+            if content is not None and has_history[r]:
+                z = np.where(new, _z(content[r]), z)
+            else:
+                finite = z[np.isfinite(z) & ~new]
+                z = np.where(new, np.float32(finite.min() if finite.size else 0.0), z)
+            out[r] = z + self._boost
+        return out
+
+    def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
+                     ) -> tuple[np.ndarray, dict[int, str]]:
+        """A new shopper: stated preferences (categories, brands, price band, their text), segment popularity."""
+        cfg = self.config.cold_start
+        cat = self.catalog
+        total = 0.1 * _z(self._popularity)  # breaks ties toward what sells
+        reasons: dict[int, str] = {}
+        label = np.zeros(cat.n_items, dtype=np.int8)  # 1 category, 2 brand, 3 segment
+        if prefs is not None and (prefs.categories or prefs.brands or prefs.price_min is not None
+                                  or prefs.price_max is not None):
+            match = np.zeros(cat.n_items, dtype=np.float32)
+            in_cat = cat.in_categories(prefs.categories) if prefs.categories else np.zeros(cat.n_items, bool)
+            in_brand = cat.in_brands(prefs.brands) if prefs.brands else np.zeros(cat.n_items, bool)
+            match += 1.0 * in_cat + 0.6 * in_brand
+            if prefs.price_min is not None or prefs.price_max is not None:
+                match += 0.4 * cat.in_price(prefs.price_min, prefs.price_max)
+            seeds = np.flatnonzero(in_cat | in_brand)
+            if seeds.size:  # content similarity to what they asked for reaches related products
+                weight = self._popularity[seeds] + 1.0
+                match += 0.5 * cat.profile_scores(seeds, weight / weight.sum())
+            total = total + cfg.preference_weight * _z(match)
+            label[in_brand] = 2
+            label[in_cat] = 1
+        seg = self.segments.scores(attributes) if attributes else None
+        if seg is not None:
+            zseg = _z(seg)
+            total = total + cfg.segment_weight * zseg
+            label[(label == 0) & (zseg > 0.5)] = 3
+        for i in np.flatnonzero(label).tolist():
+            reasons[i] = ("category", "brand", "segment")[label[i] - 1]
+        return total.astype(np.float32), reasons
+
+    def _mmr(self, scores: np.ndarray, k: int, blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Maximal marginal relevance over the best ``mmr_pool`` items: relevant, but not all alike."""
+        cfg = self.config.cold_start
+        pool, values = rank_one(scores.copy(), max(k, cfg.mmr_pool), blocked)
+        if pool.size <= 1 or cfg.mmr_lambda >= 1.0:
+            return pool[:k], values[:k]
+        rel = (values - values.min()) / max(float(values.max() - values.min()), 1e-9)
+        vectors = self.catalog.text[pool]
+        sims = np.asarray((vectors @ vectors.T).todense(), dtype=np.float32)
+        chosen = [0]
+        best_sim = sims[0].copy()
+        available = np.ones(pool.size, dtype=bool)
+        available[0] = False
+        lam = cfg.mmr_lambda
+        while len(chosen) < min(k, pool.size):
+            gain = np.where(available, lam * rel - (1 - lam) * best_sim, -np.inf)
+            nxt = int(np.argmax(gain))  # ties: the lower position, i.e. the more relevant
+            chosen.append(nxt)
+            available[nxt] = False
+            best_sim = np.maximum(best_sim, sims[nxt])
+        chosen_arr = np.array(chosen)
+        return pool[chosen_arr], values[chosen_arr]
+
+    def _explain(self, items: np.ndarray, strategy: str, hist: np.ndarray, weights: np.ndarray, codes: np.ndarray,
+                 reasons: dict[int, str], boosted: set[int]) -> list[str | None]:
+        if not self.config.explain or items.size == 0:
+            return [None] * int(items.size)
+        out: list[str | None] = [None] * int(items.size)
+        if strategy in ("personalised", "fold_in") and hist.size:
+            out = self.explainer.because(items, hist, weights, codes)
+        phrase = self.explainer.category_phrase
+        for slot, item in enumerate(items.tolist()):
+            if item in boosted and self.catalog.interactions[item] == 0:
+                out[slot] = phrase(item, "new in {category}", "new arrival")
+            elif out[slot] is not None:
+                continue
+            elif strategy == "cold_start":
+                reason = reasons.get(item)
+                if reason == "category":
+                    out[slot] = phrase(item, "matches your interest in {category}", "matches your interests")
+                elif reason == "brand":
+                    out[slot] = f"from {self.catalog.brands[self.catalog.brand[item]]}, a brand you like"
+                elif reason == "segment":
+                    out[slot] = phrase(item, "popular in {category} with shoppers like you", "popular with shoppers like you")
+                else:
+                    out[slot] = phrase(item, "popular in {category}", "popular right now")
+            elif strategy in ("personalised", "fold_in"):  # the model's own signal, no single history item
+                out[slot] = "shoppers with tastes like yours chose this"
+            else:
+                out[slot] = phrase(item, "popular in {category}", "popular right now")
+        return out
+
+    # ----------------------------------------------------------- similar items
+
+    def similar(self, item_id: str, k: int, method: str = "collaborative") -> Similar | None:
+        """Items like ``item_id``: by the model's own similarity (collaborative) or by text (content)."""
         item = self.item_index(item_id)
         if item < 0:
             return None
-        recs = self.model.similar_items(np.array([item], dtype=np.int64), k)
-        pairs = [(int(i), float(s)) for i, s in zip(recs.items[0], recs.scores[0]) if i >= 0 and i != item]
+        if method == "content":
+            idx, vals = self.catalog.similar(item, k)
+            pairs = list(zip(idx.tolist(), vals.tolist()))
+            name = "content"
+        else:
+            recs = self.model.similar_items(np.array([item], dtype=np.int64), k + 1)
+            pairs = [(int(i), float(s)) for i, s in zip(recs.items[0], recs.scores[0]) if i >= 0 and i != item][:k]
+            name = self.model_name
         return Similar(
             item_id=str(item_id),
-            items=[ScoredItem(str(self.item_ids[i]), s) for i, s in pairs[:k]],
-            method="collaborative", model=self.model_name, bundle=self.version,
+            items=[ScoredItem(str(self.item_ids[i]), s) for i, s in pairs],
+            method="content" if method == "content" else "collaborative", model=name, bundle=self.version,
         )

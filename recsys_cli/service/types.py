@@ -65,3 +65,25 @@ class Filters:
 
     def empty(self) -> bool:
         return not (self.categories or self.brands or self.price_min is not None or self.price_max is not None)
+
+
+@dataclass
+class RecommendRequest:
+    """One shopper's request: who, how many, what to leave out, what they told us, what they just did."""
+
+    user_id: str
+    k: int = 10
+    exclude: list[str] = field(default_factory=list)  # item ids never to list
+    filters: Filters | None = None
+    preferences: Preferences | None = None
+    session_items: list[str] = field(default_factory=list)  # items viewed in the current session (context)
+    device: str | None = None
+    request_id: str | None = None
+
+    def cache_key(self) -> str:
+        """Everything that shapes the list (not the request id)."""
+        import json
+
+        body = asdict(self)
+        body.pop("request_id", None)
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
