@@ -3,8 +3,9 @@
 The lists come from the bundle through the same service that ``recsys serve``
 answers with (``RecommenderService.recommend_batch``), so they equal what the
 server and the MLflow model return for each user: the production fit for
-users it knows, the popularity fallback for the rest, never an item the user
-already interacted with in any window.
+users it knows, a fold-in of the history of those it was not fit on, cold start
+from their attributes or the popularity fallback for the rest (the ``strategy``
+column), never an item the user already interacted with in any window.
 
 Next to the lists: ``config.yaml`` (the config this stage ran with) and
 ``recs_info.json`` naming it, the bundle (its manifest sha256) and the model's
@@ -57,13 +58,16 @@ def recommend_all(service: RecommenderService, k: int, batch_size: int) -> pl.Da
     user_idx = np.repeat(np.arange(n), k)
     flat_items = top_items.ravel()
     keep = flat_items >= 0
+    strategies = np.array([service.strategy_of(u) for u in range(n)])
+    strategy = strategies[user_idx[keep]]
     return pl.DataFrame(
         {
             "user_id": service.user_ids[user_idx[keep]],
             "rank": (np.tile(np.arange(1, k + 1), n)[keep]).astype(np.int16),
             "item_id": service.item_ids[flat_items[keep]],
             "score": top_scores.ravel()[keep],
-            "fallback": ~service.history.known[user_idx[keep]],
+            "strategy": pl.Series(strategy, dtype=pl.Categorical),
+            "fallback": strategy == "popular_fallback",
         }
     )
 
