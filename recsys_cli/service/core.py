@@ -362,10 +362,18 @@ class RecommenderService:
 
     def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
                      ) -> tuple[np.ndarray, dict[int, str]]:
-        """A new shopper: stated preferences (categories, brands, price band, their text), segment popularity."""
+        """A new shopper: stated preferences first, then what shoppers like them choose, then what sells.
+
+        Every signal is on a 0..1 scale: a stated category counts 1, a brand
+        0.6, the price band 0.4, text similarity to the stated products up to
+        0.5 (so related products rank next); segment popularity (relative to
+        its best item) weighs half as much as one stated category, overall
+        popularity 0.2.
+        """
         cfg = self.config.cold_start
         cat = self.catalog
-        total = 0.1 * _z(self._popularity)  # breaks ties toward what sells
+        pop = np.maximum(self._popularity, 0)
+        total = 0.2 * pop / max(float(pop.max()), 1e-12)
         reasons: dict[int, str] = {}
         label = np.zeros(cat.n_items, dtype=np.int8)  # 1 category, 2 brand, 3 segment
         if prefs is not None and (prefs.categories or prefs.brands or prefs.price_min is not None
@@ -378,16 +386,16 @@ class RecommenderService:
                 match += 0.4 * cat.in_price(prefs.price_min, prefs.price_max)
             seeds = np.flatnonzero(in_cat | in_brand)
             if seeds.size:  # content similarity to what they asked for reaches related products
-                weight = self._popularity[seeds] + 1.0
+                weight = pop[seeds] + 1.0
                 match += 0.5 * cat.profile_scores(seeds, weight / weight.sum())
-            total = total + cfg.preference_weight * _z(match)
+            total = total + cfg.preference_weight * match
             label[in_brand] = 2
             label[in_cat] = 1
         seg = self.segments.scores(attributes) if attributes else None
         if seg is not None:
-            zseg = _z(seg)
-            total = total + cfg.segment_weight * zseg
-            label[(label == 0) & (zseg > 0.5)] = 3
+            seg_norm = seg / max(float(seg.max()), 1e-12)
+            total = total + 0.5 * cfg.segment_weight * seg_norm
+            label[(label == 0) & (seg_norm > 0.5)] = 3
         for i in np.flatnonzero(label).tolist():
             reasons[i] = ("category", "brand", "segment")[label[i] - 1]
         return total.astype(np.float32), reasons
