@@ -130,6 +130,29 @@ class CatalogIndex:
             return np.zeros(self.n_items, dtype=np.float32)
         return np.asarray((self.text @ (profile.T / norm)).todense()).ravel().astype(np.float32)
 
+    def content_neighbours(self, items: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``items``: its ``k`` most text-similar products that have interactions, and weights.
+
+        Weights are the positive cosines normalised to sum to 1 (uniform where
+        no neighbour shares a word). Ties go to the lower index.
+        """
+        established = np.flatnonzero(self.interactions > 0)
+        items = np.asarray(items, dtype=np.int64)
+        k = max(1, min(k, established.size))
+        neighbours = np.zeros((items.size, k), dtype=np.int64)
+        weights = np.full((items.size, k), 1.0 / k, dtype=np.float32)
+        if items.size == 0 or established.size == 0:
+            return neighbours, weights
+        from recsys_cli.topk import rank
+
+        sims = np.asarray((self.text[items] @ self.text[established].T).todense(), dtype=np.float32)
+        top = rank(sims.copy(), k)
+        neighbours = established[np.maximum(top.items, 0)]
+        vals = np.where(top.items >= 0, np.maximum(top.scores, 0), 0)
+        total = vals.sum(axis=1, keepdims=True)
+        weights = np.where(total > 0, vals / np.where(total > 0, total, 1), 1.0 / k).astype(np.float32)
+        return neighbours, weights
+
     def profile_rows(self, history: sp.csr_matrix) -> np.ndarray:
         """``profile_scores`` for every row of a (weighted) history matrix at once: rows x items, dense."""
         if self.text.shape[1] == 0:

@@ -91,6 +91,11 @@ class RecommenderService:
         self._attributes = self._user_attributes()
         self._boost = self._new_item_boost()
         self._boosted = set(np.flatnonzero(self._boost > 0).tolist()) if self._boost is not None else set()
+        # products nobody interacted with: placed by their content neighbours (see _place_new_items)
+        self._new = np.flatnonzero(self.catalog.interactions == 0)
+        self._established = self.catalog.interactions > 0
+        self._new_neighbours, self._new_weights = self.catalog.content_neighbours(self._new)
+        self.places_new_items = bool(self._new.size) and bool(self._established.any())
         self.loaded_at = time.time()
 
     @classmethod
@@ -173,10 +178,10 @@ class RecommenderService:
             if strategy == "cold_start":
                 mmr_rows[r] = row
             scores[r] = row
-        if self._boost is not None:
+        if self.places_new_items:
             plain = np.array([r not in mmr_rows for r in range(users.size)])
             if plain.any():
-                scores[plain] = self._place_new_items(scores[plain], weights[plain])
+                scores[plain] = self._place_new_items(scores[plain])
         recs = rank(scores, k, hist)
         for r, row in mmr_rows.items():
             items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
@@ -293,9 +298,8 @@ class RecommenderService:
         prefs = req.preferences
         scores, strategy, reasons = self._base_scores(user, hist, weights, warm, fresh, prefs)
         boosted: set[int] = set()
-        if self._boost is not None and strategy != "cold_start":
-            row = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
-            scores = self._place_new_items(scores[None, :], row)[0]
+        if self.places_new_items and strategy != "cold_start":
+            scores = self._place_new_items(scores[None, :])[0]
             boosted = self._boosted
         blocked = hist
         if req.exclude:
@@ -337,27 +341,23 @@ class RecommenderService:
             return scores, "cold_start", reasons
         return self._popularity.copy(), "popular_fallback", {}
 
-    def _place_new_items(self, scores: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+    def _place_new_items(self, scores: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
         """Rows of scores with new products placed by content and boosted (see ``serve.new_items``).
 
-        Each row is z-scored over the products with interactions; a product
-        nobody touched takes the z-score of its content similarity to the
-        row's history (the lowest score when there is no history), then every
-        new product gets its age-decayed boost.
+        Each row is z-scored over the products that have interactions. A
+        product nobody touched yet has no collaborative signal, so it takes
+        the weighted mean z-score the row gives its most text-similar
+        established products (its content neighbours, found once at load):
+        a shopper who likes those gets it high, others low. Then every new
+        product gets its age-decayed boost.
         """
-        assert self._boost is not None
-        new = self.catalog.interactions == 0
         out = np.empty_like(scores, dtype=np.float32)
-        content = self.catalog.profile_rows(history) if history.nnz else None
-        has_history = np.diff(history.indptr) > 0
+        established = self._established
         for r in range(scores.shape[0]):
-            z = _z(scores[r], ~new)
-            if content is not None and has_history[r]:
-                z = np.where(new, _z(content[r]), z)
-            else:
-                finite = z[np.isfinite(z) & ~new]
-                z = np.where(new, np.float32(finite.min() if finite.size else 0.0), z)
-            out[r] = z + self._boost
+            z = _z(scores[r], established)
+            placed = (z[self._new_neighbours] * self._new_weights).sum(axis=1)
+            z[self._new] = np.where(np.isfinite(placed), placed, -np.inf)
+            out[r] = z + self._boost if self._boost is not None else z
         return out
 
     def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
