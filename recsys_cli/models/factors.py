@@ -62,6 +62,10 @@ class FactorModel:
         return rank(self.score(users, items), k, exclude, items)
 
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        item_f = self.item_factors if items is None else self.item_factors[items]
+        return np.asarray(self.fold_in_factors(rows) @ item_f.T, dtype=np.float32)
+
+    def fold_in_factors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold in new users: each row's factors by one weighted least-squares step on the item factors.
 
         Confidence ``c = alpha * weight`` on the row's items (1 elsewhere),
@@ -81,8 +85,7 @@ class FactorModel:
             yi = self.item_factors[idx].astype(np.float64)
             a = gram + (yi.T * (conf - 1.0)) @ yi
             factors[r] = np.linalg.solve(a, (yi.T * conf).sum(axis=1))
-        item_f = self.item_factors if items is None else self.item_factors[items]
-        return np.asarray(factors.astype(np.float32) @ item_f.T, dtype=np.float32)
+        return factors.astype(np.float32)
 
     def fold_in_gram(self) -> np.ndarray:
         """``YᵀY + λI`` of the item factors: computed once, reused by every fold-in."""

@@ -96,6 +96,7 @@ class RecommenderService:
         self._established = self.catalog.interactions > 0
         self._new_neighbours, self._new_weights = self.catalog.content_neighbours(self._new)
         self.places_new_items = bool(self._new.size) and bool(self._established.any())
+        self.retriever, self._factor_model = self._build_retriever()
         self.loaded_at = time.time()
 
     @classmethod
@@ -138,6 +139,29 @@ class RecommenderService:
         age = np.maximum(now - self.catalog.launch_ms, 0) / DAY_MS
         boost = np.where(new & (age <= cfg.max_age_days), cfg.boost * 0.5 ** (age / cfg.half_life_days), 0.0)
         return boost.astype(np.float32) if boost.any() else None
+
+    def _build_retriever(self):  # noqa: ANN202 - (Retriever | None, the factor model it queries with)
+        """Two-stage retrieval when configured and the catalog is large enough (see service/retrieval.py)."""
+        cfg = self.config.retrieval
+        if cfg.candidates <= 0 or self.n_items < cfg.min_items:
+            return None, None
+        from recsys_cli.models.factors import FactorModel
+        from recsys_cli.service.retrieval import Retriever, retrieval_vectors
+
+        found = retrieval_vectors(self.model)
+        if found is None:
+            return None, None
+        factor_model = self.model if isinstance(self.model, FactorModel) else next(
+            m for m, w in zip(self.model.models, self.model.weights) if w and isinstance(m, FactorModel))
+        return Retriever.build(found[0], self.history.matrix, self._popularity, cfg), factor_model
+
+    def _candidate_scores(self, query: np.ndarray, hist: np.ndarray, score) -> np.ndarray:  # noqa: ANN001
+        """Stage two: the model scores only the candidates; everything else is -inf."""
+        assert self.retriever is not None
+        candidates = self.retriever.candidates(query, hist)
+        row = np.full(self.n_items, -np.inf, dtype=np.float32)
+        row[candidates] = score(candidates)
+        return row
 
     # ------------------------------------------------------------------ ids
 
@@ -327,11 +351,19 @@ class RecommenderService:
                      prefs: Preferences | None) -> tuple[np.ndarray, str, dict[int, str]]:
         """One shopper's score row and strategy, before new-item placement, filters and exclusions."""
         if warm and not fresh:
-            row = np.array(self.model.score(np.array([user], dtype=np.int64))[0], dtype=np.float32)
+            users = np.array([user], dtype=np.int64)
+            if self.retriever is not None:
+                query = self._factor_model.user_factors[user]
+                return self._candidate_scores(query, hist, lambda c: self.model.score(users, c)[0]), "personalised", {}
+            row = np.array(self.model.score(users)[0], dtype=np.float32)
             return row, "personalised", {}
         if hist.size:
             if self.can_fold_in:
                 rows = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
+                if self.retriever is not None:
+                    query = self._factor_model.fold_in_factors(rows)[0]
+                    return self._candidate_scores(query, hist, lambda c: self.model.score_history(rows, c)[0]), \
+                        "fold_in", {}
                 return np.array(self.model.score_history(rows)[0], dtype=np.float32), "fold_in", {}
             # the model cannot score an unseen history: its content profile, popularity breaking ties
             return self.catalog.profile_scores(hist, weights) + 1e-3 * _z(self._popularity), "fold_in", {}
