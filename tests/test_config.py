@@ -98,7 +98,7 @@ def test_new_key_in_a_free_form_mapping_needs_no_plus() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ("data.columnz={a: 1}", "data.columnz: unknown key; allowed: columns,"),
+        ("data.columnz={a: 1}", "data.columnz: unknown key; allowed: category_separator, chunk_rows, columns,"),
         ("data.preprocess.event_weights={pv: lots}", "data.preprocess.event_weights.pv: expected a number, got 'lots'"),
         ("data.columns={user: a, shopper: b}", "data.columns.shopper: unknown key; allowed:"),
     ],

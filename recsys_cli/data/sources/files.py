@@ -166,8 +166,14 @@ class Source:
             if not self.options.names:
                 raise DataError(f"data.names: {self.name} has no header (data.header=false); list its column names")
             return list(self.options.names)
-        with self._csv_reader(None) as reader:
-            return list(reader.schema.names)
+        try:
+            with self._csv_reader(None) as reader:
+                return list(reader.schema.names)
+        except pa.ArrowInvalid as exc:
+            if "invalid UTF8" in str(exc) and self.options.encoding == "auto":
+                self.encoding = "latin-1"
+                return self._columns()
+            raise self._csv_error(exc) from None
 
     # ----------------------------------------------------------------- chunks
     def chunks(self, columns: list[str]) -> Iterator[Table]:
@@ -201,8 +207,6 @@ class Source:
                         include_columns=columns or [], strings_can_be_null=True,
                     ),
                 )
-            except pa.ArrowInvalid as exc:
-                raise self._csv_error(exc) from None
             except StopIteration:
                 raise fail(self.path, "file is empty") from None
             yield reader
@@ -289,7 +293,8 @@ class Source:
                     hint = "; a JSON array is not read, only one object per line (JSON lines)" if number == 1 and raw.lstrip().startswith(b"[") else ""
                     raise fail(self.path, f"line {number}: not valid JSON ({exc.msg} at column {exc.colno}){hint}") from None
                 if not isinstance(record, dict):
-                    raise fail(self.path, f"line {number}: expected a JSON object, found {type(record).__name__}")
+                    hint = "; a JSON array is not read, only one object per line (JSON lines)" if number == 1 and isinstance(record, list) else ""
+                    raise fail(self.path, f"line {number}: expected a JSON object, found {type(record).__name__}{hint}")
                 yield number, record
                 seen += 1
                 if limit is not None and seen >= limit:
