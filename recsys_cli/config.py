@@ -107,7 +107,7 @@ class DataConfig:
     encoding: Literal["auto", "utf8", "latin-1", "cp1252"] = "auto"  # auto: UTF-8, else Latin-1
     chunk_rows: int = bound(500_000, ge=1)  # rows read at a time
     timestamp_unit: Literal["auto", "s", "ms", "us", "ns", "iso"] = "auto"
-    timestamp_format: str | None = None
+    timestamp_format: str | list[str] | None = None  # strftime pattern(s) for text timestamps, tried in order
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     event_map: dict[str, str] = field(default_factory=dict)  # the log's event values -> view, add_to_cart, ...
     on_missing: Literal["error", "drop"] = "error"  # a row without user, item, timestamp (or event)

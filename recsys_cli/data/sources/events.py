@@ -76,10 +76,11 @@ class Tally:
 
     def summary(self) -> str:
         parts = []
-        if self.excluded:
-            parts.append("excluded " + ", ".join(f"{n:,} ({label})" for label, n in self.excluded.items()))
+        excluded = {label: n for label, n in self.excluded.items() if n}
+        if excluded:
+            parts.append("excluded " + ", ".join(f"{n:,} ({label})" for label, n in excluded.items()))
         if self.missing_rows:
-            cols = ", ".join(f"{c} {n:,}" for c, n in self.missing.items())
+            cols = ", ".join(f"{c} {n:,}" for c, n in self.missing.items() if n)
             parts.append(f"dropped {self.missing_rows:,} rows with a missing value ({cols})")
         return "; ".join(parts)
 
@@ -346,7 +347,8 @@ def timestamps(
     """
     state = {} if state is None else state
     series = table.frame[column]
-    unit, fmt = cfg.timestamp_unit, cfg.timestamp_format
+    unit = cfg.timestamp_unit
+    fmt = [cfg.timestamp_format] if isinstance(cfg.timestamp_format, str) else list(cfg.timestamp_format or [])
     dtype = series.dtype
     if isinstance(dtype, pl.Datetime) or dtype == pl.Date:
         out = _naive_utc(series.cast(pl.Datetime("ms", getattr(dtype, "time_zone", None))))
@@ -356,7 +358,7 @@ def timestamps(
         text = series.str.strip_chars()
         text = text.set(text == "", None)  # type: ignore[arg-type]
         if "numeric" not in state:
-            state["numeric"] = unit in EPOCH_UNITS or (unit == "auto" and fmt is None and _looks_numeric(text))
+            state["numeric"] = unit in EPOCH_UNITS or (unit == "auto" and not fmt and _looks_numeric(text))
         if state["numeric"]:
             numbers = text.cast(pl.Float64, strict=False)
             units = "seconds/ms/us/ns" if unit == "auto" else unit
@@ -365,7 +367,7 @@ def timestamps(
         else:
             out = _parse_text(text, fmt)
             expected = (
-                f"a timestamp in the format {fmt!r} (data.timestamp_format)"
+                f"a timestamp in the format {' or '.join(repr(f) for f in fmt)} (data.timestamp_format)"
                 if fmt
                 else "an ISO-8601 timestamp like 2024-01-31T12:00:00 (set data.timestamp_format for others)"
             )
@@ -406,14 +408,17 @@ def guess_unit(numbers: pl.Series) -> str:
     return "us" if median < 1e17 else "ns"  # type: ignore[operator]
 
 
-def _parse_text(text: pl.Series, fmt: str | None) -> pl.Series:
+def _parse_text(text: pl.Series, fmt: list[str]) -> pl.Series:
     if fmt:
-        try:
-            return _naive_utc(text.str.to_datetime(fmt, strict=False, time_unit="ms"))
-        except pl.exceptions.PolarsError as exc:
-            raise DataError(
-                f"data.timestamp_format: {fmt!r} is not a usable strftime pattern ({exc})".splitlines()[0]
-            ) from None
+        parsed = []
+        for pattern in fmt:
+            try:
+                parsed.append(_naive_utc(text.str.to_datetime(pattern, strict=False, time_unit="ms")))
+            except pl.exceptions.PolarsError as exc:
+                raise DataError(
+                    f"data.timestamp_format: {pattern!r} is not a usable strftime pattern ({exc})".splitlines()[0]
+                ) from None
+        return pl.select(pl.coalesce(parsed)).to_series().alias(text.name)
     iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"\s*UTC$", "Z")
     parsed = [iso.str.to_datetime(f, strict=False, time_unit="ms") for f in ISO_NAIVE]
     parsed += [_naive_utc(iso.str.to_datetime(f, strict=False, time_unit="ms")) for f in ISO_ZONED]
