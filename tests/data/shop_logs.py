@@ -155,3 +155,22 @@ def amazon_2023(folder: Path, n: int = 400) -> tuple[Path, Path]:
 def _gz(path: Path, records: list[dict]) -> Path:
     path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
     return path
+
+
+def online_retail_xlsx(path: Path, n: int = 400) -> Path:
+    """``Online Retail.xlsx`` as UCI publishes it: one sheet, typed cells (dates, float CustomerID)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Online Retail"
+    sheet.append(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"])
+    for k, (user, item, when) in enumerate(_interactions(1, n)):
+        code: int | str = 85100 + item if item % 5 else f"{85100 + item}A"
+        customer = None if k % 9 == 4 else float(12346 + user)
+        row = [536365 + k, code, f"HEART HOLDER {item}", 1 + k % 6, when.replace(tzinfo=None), 1.25 + item * 0.5, customer, "United Kingdom"]
+        sheet.append(row)
+        if k % 25 == 3:
+            sheet.append([f"C{536365 + k}", code, f"HEART HOLDER {item}", -(1 + k % 6), when.replace(tzinfo=None), 1.25, customer, "United Kingdom"])
+    book.save(path)
+    return path

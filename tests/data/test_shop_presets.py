@@ -100,3 +100,26 @@ def test_amazon_reviews(tmp_path: Path, release: str) -> None:
     word = "fans" if release == "2018" else "works"
     assert word in vocabulary  # a word only the reviews have: review text is a feature
     assert "zyzzyva" not in vocabulary  # ... from the train window only (the last review says it)
+
+
+def test_online_retail_as_published_xlsx(tmp_path: Path) -> None:
+    path = shop_logs.online_retail_xlsx(tmp_path / "Online Retail.xlsx")
+    report = run(tmp_path, "data=online_retail", f"data.path={path}", *FAST)
+    assert report["read"]["excluded"]["cancellations (InvoiceNo starts with C)"] == 16
+    no_customer = sum(1 for k in range(400) if k % 9 == 4)  # the fixture's lines without a CustomerID
+    assert report["read"]["dropped_missing"]["by_column"]["CustomerID"] == no_customer
+    events = interim(tmp_path, "events")
+    assert events.height == 400 - no_customer
+    assert events["user_id"].str.contains(r"\.").sum() == 0  # 17850.0 in the sheet is customer 17850
+    first = events.sort("timestamp").row(0, named=True)
+    assert first["timestamp"] == shop_logs._interactions(1, 400)[0][2].replace(tzinfo=None)
+
+
+def test_bad_workbook_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "Online Retail.xlsx"
+    path.write_text("not a workbook")
+    result = runner.invoke(app, ["ingest", "data=online_retail", f"data.path={path}", "tracking=none", f"paths.root={tmp_path}"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot read as an Excel workbook" in " ".join(result.output.split())
+    assert not (tmp_path / "data" / "interim").exists()

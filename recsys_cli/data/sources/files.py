@@ -2,14 +2,15 @@
 
 The format comes from the suffix chain (or ``data.format``): ``.csv``/``.tsv``/
 ``.txt`` are delimited text, ``.parquet``/``.pq`` Parquet, ``.jsonl``/``.json``/
-``.ndjson`` JSON lines (one object per line); a last ``.gz`` means gzip and a
+``.ndjson`` JSON lines (one object per line), ``.xlsx`` an Excel workbook (its
+first sheet, every cell read as text, e.g. UCI's ``Online Retail.xlsx``); a last ``.gz`` means gzip and a
 last ``.zip`` a zip archive with exactly one file (whose own name tells the
 format when the archive's does not): ``events.csv.gz``, ``reviews.json.gz``,
 ``online_retail.zip``. The compression is checked against the file's first
 bytes before anything is read.
 
 Rows come in chunks of ``data.chunk_rows`` (text is streamed, never loaded
-whole), each a :class:`~recsys_cli.data.sources.readers.Table` whose row
+whole; a workbook, at most 1,048,576 rows, is parsed whole first), each a :class:`~recsys_cli.data.sources.readers.Table` whose row
 numbers continue across chunks, so an error names the same row wherever the
 chunk boundaries fall: ``row N`` is the N-th non-blank data row after the
 header (CSV, Parquet), ``line N`` the physical line (JSON lines).
@@ -41,9 +42,10 @@ KINDS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
 }  # fmt: skip
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zip": "zip"}
-FORMATS = ("auto", "csv", "parquet", "jsonl")
+FORMATS = ("auto", "csv", "parquet", "jsonl", "xlsx")
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK"
 BLOCK_BYTES = 16 << 20  # pyarrow's CSV block: a single row longer than this fails
@@ -154,6 +156,8 @@ class Source:
 
     # ---------------------------------------------------------------- columns
     def _columns(self) -> list[str]:
+        if self.kind == "xlsx":
+            return [c for c in self._workbook().columns if c != ROW]
         if self.kind == "parquet":
             with self._parquet() as parquet:
                 return list(parquet.schema_arrow.names)
@@ -180,6 +184,10 @@ class Source:
         """The rows, ``chunk_rows`` at a time, with only ``columns`` (which must exist)."""
         if self.kind == "parquet":
             yield from self._parquet_chunks(columns)
+        elif self.kind == "xlsx":
+            frame = self._workbook().select(*columns, ROW)
+            for start in range(0, frame.height, self.options.chunk_rows):
+                yield Table(str(self.path), frame.slice(start, self.options.chunk_rows))
         elif self.kind == "jsonl":
             yield from self._json_chunks(columns)
         else:
@@ -275,6 +283,38 @@ class Source:
                 raise fail(self.path, f"cannot read as Parquet: {first_line(exc)}") from None
         if row == 1:
             raise fail(self.path, "no data rows")
+
+    # Excel -----------------------------------------------------------------
+    def _workbook(self) -> pl.DataFrame:
+        """The first sheet, every cell as text (dates as ``2010-12-01 08:26:00``), read once."""
+        cached = getattr(self, "_sheet", None)
+        if cached is not None:
+            return cached
+        try:
+            import fastexcel
+        except ImportError:
+            raise fail(self.path, "reading .xlsx needs the fastexcel package (pip install fastexcel)") from None
+        try:
+            if self.compression:
+                with self._open() as handle:
+                    reader = fastexcel.read_excel(handle.read())
+            else:
+                reader = fastexcel.read_excel(str(self.path))
+            sheet = reader.load_sheet(0, dtypes="string", header_row=0 if self.options.header else None)
+            frame = sheet.to_polars()
+        except Exception as exc:  # fastexcel raises its own exception types for every kind of bad workbook
+            if isinstance(exc, DataError):
+                raise
+            raise fail(self.path, f"cannot read as an Excel workbook: {first_line(exc)}") from None
+        if not self.options.header and self.options.names:
+            frame = frame.rename(dict(zip(frame.columns, self.options.names, strict=False)))
+        if frame.width:  # blank rows are skipped; the others keep their data-row number
+            frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+            frame = frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null()))
+        if frame.height == 0:
+            raise fail(self.path, "no data rows")
+        self._sheet = frame
+        return frame
 
     # JSON lines ------------------------------------------------------------
     def _json_records(self, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
