@@ -123,3 +123,25 @@ def test_bad_workbook_is_one_line(tmp_path: Path) -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot read as an Excel workbook" in " ".join(result.output.split())
     assert not (tmp_path / "data" / "interim").exists()
+
+
+@pytest.mark.parametrize("preset", ["amazon_reviews", "online_retail", "retailrocket", "rees46", "taobao_user_behavior"])
+def test_presets_compose_and_validate(preset: str) -> None:
+    from recsys_cli import config, models
+
+    cfg = config.load([f"data={preset}", "data.path=/data/log"])
+    models.check_config(cfg)
+    assert cfg.data.source == "events" and cfg.data.path == "/data/log"
+    if cfg.data.items_path is not None and preset != "amazon_reviews":
+        assert cfg.data.items_path == "/data/log"  # the log is its own catalog
+
+
+def test_amazon_giftcards_experiment_is_the_documented_protocol() -> None:
+    from recsys_cli import config, models
+
+    cfg = config.load(["experiment=amazon_giftcards"])
+    models.check_config(cfg)
+    assert cfg.data.path and cfg.data.path.endswith("amazon-2018-gift-cards/Gift_Cards_5.json.gz")
+    assert cfg.split.method == "temporal" and cfg.train.refit_with_valid
+    assert "reviews" in cfg.features.text_fields
+    assert cfg.model.name == "hybrid" and {c["name"] for c in cfg.model.params["components"]} >= {"ease", "tfidf", "popularity"}
