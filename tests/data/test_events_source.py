@@ -246,7 +246,7 @@ def test_unknown_suffix_and_format(tmp_path: Path) -> None:
     path = tmp_path / "log.dat"
     path.write_text("{}")
     error(cfg(path), "log.dat", "data.format=csv|parquet|jsonl")
-    error(cfg(csv(tmp_path), format="xlsx"), "data.format", "'xlsx'", "csv, parquet, jsonl")
+    error(cfg(csv(tmp_path), format="xls"), "data.format", "'xls'", "csv, parquet, jsonl, xlsx")
 
 
 def test_path_not_set() -> None:
