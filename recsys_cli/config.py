@@ -21,30 +21,61 @@ from recsys_cli.schema import bound, from_dict, to_dict
 # --------------------------------------------------------------------------- data
 
 
+Column = str | list[str]
+"""A column name, or candidates: the first one the file has (``[parent_asin, asin]``)."""
+
+
 @dataclass
 class ColumnsConfig:
     """Column mapping of a generic event log (``data=events``)."""
 
-    user: str = "user_id"
-    item: str = "item_id"
-    timestamp: str = "timestamp"
-    event: str | None = "event"
-    rating: str | None = None
-    price: str | None = None
-    session: str | None = None
-    device: str | None = None
+    user: Column = "user_id"
+    item: Column = "item_id"
+    timestamp: Column = "timestamp"
+    event: Column | None = "event"
+    rating: Column | None = None
+    price: Column | None = None
+    session: Column | None = None
+    device: Column | None = None
+    quantity: Column | None = None  # units bought; data.preprocess.quantity_weight makes it the weight
+    text: Column | None = None  # free text of the event (a review); features.text_fields: [reviews]
 
 
 @dataclass
 class ItemColumnsConfig:
     """Column mapping of an optional item catalog next to an event log."""
 
-    item: str = "item_id"
-    title: str | None = "title"
-    description: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    price: str | None = None
+    item: Column = "item_id"
+    title: Column | None = "title"
+    description: Column | None = None
+    category: Column | None = None
+    brand: Column | None = None
+    price: Column | None = None
+
+
+@dataclass
+class RowFilter:
+    """Rows to leave out (returns, cancellations, test orders): every condition given must hold.
+
+    ``prefix``: the text starts with it; ``equals``: the text is one of these;
+    ``lt``/``le``/``gt``/``ge``: the number compares so. Counted in the ingest
+    report under ``label`` (default: the condition).
+    """
+
+    column: Column
+    label: str | None = None
+    prefix: str | None = None
+    equals: list[str] | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.prefix is None and self.equals is None and all(
+            v is None for v in (self.lt, self.le, self.gt, self.ge)
+        ):
+            raise ConfigError(f"data.exclude ({self.column}): give a condition: prefix, equals, lt, le, gt or ge")
 
 
 @dataclass
@@ -53,11 +84,12 @@ class PreprocessConfig:
     min_user_interactions: int = bound(1, ge=1)
     min_item_interactions: int = bound(1, ge=1)
     event_weights: dict[str, float] = field(
-        default_factory=lambda: {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "rating": 1.0}
+        default_factory=lambda: {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "favorite": 2.0, "rating": 1.0}
     )
     drop_unknown_events: bool = True
     rating_threshold: float | None = None
     rating_as_weight: bool = False
+    quantity_weight: Literal["none", "linear", "log"] = "none"  # weight x quantity, or x (1 + ln quantity)
 
 
 @dataclass
@@ -69,11 +101,21 @@ class DataConfig:
     format: str = "auto"
     url: str | None = None
     sha256: str | None = None
+    header: bool = True  # false: the file starts with data; data.names lists its columns
+    names: list[str] | None = None
+    separator: str | None = None  # null: from the suffix (.tsv) or the first line
+    encoding: Literal["auto", "utf8", "latin-1", "cp1252"] = "auto"  # auto: UTF-8, else Latin-1
+    chunk_rows: int = bound(500_000, ge=1)  # rows read at a time
     timestamp_unit: Literal["auto", "s", "ms", "us", "ns", "iso"] = "auto"
-    timestamp_format: str | None = None
+    timestamp_format: str | list[str] | None = None  # strftime pattern(s) for text timestamps, tried in order
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    event_map: dict[str, str] = field(default_factory=dict)  # the log's event values -> view, add_to_cart, ...
+    on_missing: Literal["error", "drop"] = "error"  # a row without user, item, timestamp (or event)
+    exclude: list[RowFilter] = field(default_factory=list)
     items_path: str | None = None
     item_columns: ItemColumnsConfig = field(default_factory=ItemColumnsConfig)
+    category_separator: str | None = None  # the file's separator inside a category path ("."), read as " > "
+    on_bad_price: Literal["error", "null"] = "error"  # a catalog price that is no price ("n/a", page junk)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
 
@@ -430,12 +472,95 @@ def compose(overrides: list[str] | None = None, directory: Path | None = None) -
     overrides = list(overrides or [])
     directory = directory or conf_dir()
     _check_group_choices(overrides, directory)
+    hydra_overrides, assignments = _split_assignments(overrides)
     try:
         with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="recsys"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
+            cfg = hydra_compose(config_name="config", overrides=hydra_overrides)
+            for key, value, free in assignments:
+                _assign(cfg, key, value, free)
             return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain_hydra_error(exc, overrides, directory)) from None
+
+
+def _split_assignments(overrides: list[str]) -> tuple[list[str], list[tuple[str, Any, bool]]]:
+    """Plain ``key=value`` overrides that Hydra would merge where users expect a replacement.
+
+    Hydra merges a mapping value into an existing mapping (``key={a: 1}`` keeps
+    the old keys, and fails on new ones in a struct config), and refuses a new
+    key inside a free-form mapping without ``+``. Two kinds of plain override
+    are therefore set after composition instead: a mapping value replaces the
+    node (``data.preprocess.event_weights={pv: 1, buy: 5}``), and a key under a
+    free-form mapping of the schema (``dict[str, ...]``, e.g.
+    ``data.event_map.pv=view``) is added or changed. Returns Hydra's overrides
+    and these (key, value, is-in-a-free-form-mapping).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    kept: list[str] = []
+    assignments: list[tuple[str, Any, bool]] = []
+    for line in overrides:
+        try:
+            override = parser.parse_override(line)
+        except HydraException:
+            kept.append(line)  # Hydra reports the syntax error with its own message
+            continue
+        key = override.key_or_group
+        if override.type != OverrideType.CHANGE or override.package is not None or override.is_sweep_override():
+            kept.append(line)
+            continue
+        value = override.value()
+        free = _under_free_mapping(key.split("."))
+        if isinstance(value, dict) or free:
+            assignments.append((key, _plain_value(value), free))
+        else:
+            kept.append(line)
+    return kept, assignments
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+def _under_free_mapping(parts: list[str]) -> bool:
+    """Whether a proper prefix of the dotted key is a free-form ``dict[...]`` field of the schema."""
+    import dataclasses
+    import types
+    import typing
+
+    node: Any = Config
+    for part in parts[:-1]:
+        if not dataclasses.is_dataclass(node) or node is ModelConfig:  # model.* is checked by the model
+            return False
+        tp = typing.get_type_hints(node).get(part)
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = options[0] if len(options) == 1 else None
+        if tp is dict or typing.get_origin(tp) is dict:
+            return True
+        node = tp
+    return False
+
+
+def _assign(cfg: Any, key: str, value: Any, free: bool) -> None:
+    """Set ``key`` to ``value`` in the composed config, replacing what was there."""
+    from omegaconf import OmegaConf
+
+    missing = object()
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key, default=missing) if parent_key else cfg
+    exists = OmegaConf.select(cfg, key, default=missing) is not missing
+    if not exists and not free:
+        allowed = ", ".join(sorted(str(k) for k in parent)) if OmegaConf.is_dict(parent) else "(none)"
+        raise ConfigError(f"{key}: unknown key; allowed: {allowed}")
+    OmegaConf.update(cfg, key, value, merge=False, force_add=free)
 
 
 def _check_group_choices(overrides: list[str], directory: Path) -> None:

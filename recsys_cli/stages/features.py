@@ -32,7 +32,7 @@ from recsys_cli.features.store import (
     Features,
     save_side,
 )
-from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf
+from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf, with_reviews
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
 from recsys_cli.stages.inputs import catalog, ids, read_json, user_table, window
@@ -72,14 +72,15 @@ def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
     raises :class:`~recsys_cli.errors.DataError` before anything is computed.
     """
     # every event-derived feature below (popularity, recency, trend, holiday share,
-    # user behaviour, and which items count as known to the TF-IDF fit) reads `train`
+    # user behaviour, review text, and which items count as known to the TF-IDF fit) reads `train`
     what = "item popularity, recency and trend counts, user features and TF-IDF fit items"
     check_frame(train, cutoff, "features", what)
     users, items = ids(cfg)
     cat = catalog(cfg, items)
     popularity = item_popularity(train, len(items))
     fit_rows = train_time_items(cfg, cat, train)
-    tfidf, vocab = fit_tfidf(item_text(cat, cfg.features.text_fields), fit_rows, cfg.features)
+    texts = with_reviews(item_text(cat, cfg.features.text_fields), train, cfg.features.text_fields)
+    tfidf, vocab = fit_tfidf(texts, fit_rows, cfg.features)
     item_table = item_features(train, cat)
     user_table_ = user_features(train, user_table(cfg, users), item_table, len(users))
     item_side = one_hot(item_table, ["top", "category", "brand", "price_band"], {"category": "|"})

@@ -48,6 +48,7 @@ def run(cfg: Config) -> None:
     report = {
         "source": cfg.data.source,
         "description": raw.description,
+        **({"read": raw.notes} if raw.notes else {}),
         "preprocess": stats,
         "catalog_items": items.height,
         "users_table_rows": users.height,
