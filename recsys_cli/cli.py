@@ -317,6 +317,53 @@ def registry_alias(
     _guarded(work)
 
 
+ab_app = typer.Typer(
+    help=(
+        "Online experiments: [bold]recsys serve ab=models[/] runs one (conf/ab/), "
+        "[bold]recsys ab simulate[/] drives it with simulated shoppers, [bold]recsys ab report[/] reads the results."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(ab_app, name="ab")
+
+
+def _name_and_overrides(args: list[str] | None) -> tuple[str | None, list[str]]:
+    args = list(args or [])
+    names = [a for a in args if "=" not in a]
+    if len(names) > 1:
+        _fail(f"give at most one experiment name, got {', '.join(names)}", 2)
+    return (names[0] if names else None), [a for a in args if "=" in a]
+
+
+@ab_app.command("report", epilog=CHOICES)
+def ab_report(overrides: Overrides = None, params: Params = None) -> None:
+    """[bold]recsys ab report [NAME][/]: per arm impressions, users, CTR, conversion, revenue with intervals,
+    tests against the control, P(best), sample-ratio check -> reports/ab/NAME.json and .png."""
+    name, rest = _name_and_overrides(overrides)
+
+    def work() -> None:
+        from recsys_cli.ab import report
+
+        report.run(_load(rest, params), name)
+
+    _guarded(work)
+
+
+@ab_app.command("simulate", epilog=CHOICES)
+def ab_simulate(overrides: Overrides = None, params: Params = None) -> None:
+    """[bold]recsys ab simulate [NAME][/] ab.requests=20000: simulated shoppers (the synthetic shop's hidden
+    tastes) ask a running server for lists, click and buy; prints lifts and whether the winner is the true best."""
+    name, rest = _name_and_overrides(overrides)
+
+    def work() -> None:
+        from recsys_cli.ab import simulate
+
+        simulate.run(_load(rest, params), name)
+
+    _guarded(work)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"recsys {__version__}")

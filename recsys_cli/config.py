@@ -326,12 +326,42 @@ class ServeConfig:
     new_items: NewItemsConfig = field(default_factory=NewItemsConfig)
     cold_start: ColdStartConfig = field(default_factory=ColdStartConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    events: str = "sqlite"  # the event store: sqlite (<data>/events/events.db) | sqlite:///PATH | postgresql://... | none
 
     def __post_init__(self) -> None:
+        if not (self.events in ("sqlite", "none") or self.events.startswith(("sqlite:///", "postgresql://",
+                                                                                 "postgres://"))):
+            raise ConfigError(f"serve.events: {self.events!r}; use sqlite, none, sqlite:///PATH or postgresql://...")
         if self.default_k > self.max_k:
             raise ConfigError(f"serve.default_k: {self.default_k} is above serve.max_k={self.max_k}")
         if not (self.cache in ("memory", "none") or self.cache.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigError(f"serve.cache: {self.cache!r}; use memory, none or a redis:// URL")
+
+
+@dataclass
+class ABArmConfig:
+    name: str
+    bundle: str | None = None  # a bundle directory (relative to paths.root); null: the served bundle
+    weight: float = bound(1.0, gt=0.0)
+    serve: dict[str, Any] = field(default_factory=dict)  # serve.* overrides for this arm
+
+
+@dataclass
+class ABConfig:
+    """An online experiment (``recsys serve`` runs it; ``recsys ab report|simulate`` read and drive it)."""
+
+    name: str | None = None  # null: no experiment
+    allocation: Literal["hashed", "thompson", "ucb1"] = "hashed"
+    reward: Literal["click", "purchase"] = "click"  # a list's success: a click, or a purchase (conversion)
+    salt: str | None = None  # hashed split salt (default: the name)
+    arms: list[ABArmConfig] = field(default_factory=list)
+    start: bool = True  # `recsys serve` creates and starts it unless it was stopped or promoted
+    requests: int = bound(20000, ge=1)  # simulate: requests to send
+    concurrency: int = bound(8, ge=1)  # simulate: requests in flight
+    seed: int = 0  # simulate: shoppers and their clicks
+    url: str | None = None  # simulate: the server (default http://serve.host:serve.port)
+    alpha: float = bound(0.05, gt=0.0, lt=0.5)  # report: 1 - confidence of the intervals
+    bootstrap: int = bound(2000, ge=100)  # report: resamples for revenue intervals
 
 
 @dataclass
@@ -412,12 +442,17 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    ab: ABConfig = field(default_factory=ABConfig)
     bundle: str | None = None  # the bundle `recsys serve` / `recsys tui` load (default: paths.bundle)
     seed: int = 42
 
     @property
     def bundle_path(self) -> Path:
-        return Path(self.bundle) if self.bundle else self.paths.bundle
+        """The bundle `export` writes and `serve` / `tui` / `batch-recommend` read (relative to paths.root)."""
+        if not self.bundle:
+            return self.paths.bundle
+        path = Path(self.bundle)
+        return path if path.is_absolute() or "://" in self.bundle else Path(self.paths.root) / path
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -430,7 +465,7 @@ class Config:
 
 # --------------------------------------------------------------------- composing
 
-GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "experiment")
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "ab", "experiment")
 
 
 def conf_dir() -> Path:

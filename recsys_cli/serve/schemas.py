@@ -7,7 +7,7 @@ the service work harder than a real request would.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -128,3 +128,22 @@ class ReloadBody(Strict):
 
 class Problem(BaseModel):
     detail: str
+
+
+class ArmBody(Strict):
+    name: Name
+    bundle: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    serve: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExperimentBody(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    arms: list[ArmBody] = Field(min_length=2, max_length=20)
+    allocation: Literal["hashed", "thompson", "ucb1"] = "hashed"
+    reward: Literal["click", "purchase"] = "click"
+    salt: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class PromoteBody(Strict):
+    arm: Name | None = None

@@ -36,7 +36,7 @@ def provenance(cfg: Config, service: RecommenderService, rows: int) -> dict[str,
         "k": cfg.recommend.k,
         "users": service.n_users,
         "rows": rows,
-        "bundle": str(cfg.paths.bundle),
+        "bundle": str(cfg.bundle_path),
         "bundle_version": service.version,
         "fit": manifest.get("fit"),
         "config_sha256": fingerprint(cfg),
@@ -75,7 +75,7 @@ def recommend_all(service: RecommenderService, k: int, batch_size: int) -> pl.Da
 def run(cfg: Config) -> None:
     from recsys_cli.bundle import read_bundle
 
-    service = RecommenderService(read_bundle(cfg.paths.bundle))
+    service = RecommenderService(read_bundle(cfg.bundle_path), cfg.serve)
     frame = recommend_all(service, cfg.recommend.k, cfg.recommend.batch_size)
     info = provenance(cfg, service, frame.height)
     with atomic_dir(cfg.paths.recs) as tmp:

@@ -78,7 +78,7 @@ def run(cfg: Config) -> None:
     events = pl.concat([window(cfg, w) for w in windows], how="vertical_relaxed")
     all_events = pl.concat([window(cfg, w) for w in FIT_WINDOWS if (cfg.paths.processed / f"{w}.parquet").is_file()],
                            how="vertical_relaxed")
-    with scratch(cfg.paths.bundle) as staging:
+    with scratch(cfg.bundle_path) as staging:
         if cfg.export.production:
             status(f"export: production fit of {cfg.model.name} on {'+'.join(windows)} ({events.height:,} events)")
             fit = production_fit(cfg, train_info, events, windows, staging)
@@ -109,7 +109,7 @@ def run(cfg: Config) -> None:
             "config_sha256": fingerprint(cfg),
         }
         manifest = write_bundle(
-            cfg.paths.bundle,
+            cfg.bundle_path,
             BundleParts(
                 model_dir=model_root,
                 ids_file=cfg.paths.processed / "ids.npz",
@@ -127,8 +127,8 @@ def run(cfg: Config) -> None:
         )
     what = f"production fit on {'+'.join(windows)} up to {info['fit']['cutoff']}" if cfg.export.production else (
         f"held-out fit on {'+'.join(windows)}")
-    status(f"export: {cfg.model.name}, {what}; {len(manifest['files'])} files with sha256 -> {cfg.paths.bundle}")
-    version = tracking.register_bundle(cfg.paths.bundle, cfg.tracking.registered_model, k=cfg.recommend.k)
+    status(f"export: {cfg.model.name}, {what}; {len(manifest['files'])} files with sha256 -> {cfg.bundle_path}")
+    version = tracking.register_bundle(cfg.bundle_path, cfg.tracking.registered_model, k=cfg.recommend.k)
     if version is not None:
         name = cfg.tracking.registered_model
         status(f"export: registered as MLflow model {name!r} version {version} -> models:/{name}/{version}")
