@@ -94,7 +94,7 @@ class PreprocessConfig:
 
 @dataclass
 class DataConfig:
-    source: Literal["synthetic", "movielens", "events"] = "synthetic"
+    source: Literal["synthetic", "movielens", "events", "eventstore"] = "synthetic"
     seed: int = 42
     scale: Literal["tiny", "small", "medium", "full"] = "small"
     path: str | None = None
@@ -117,6 +117,8 @@ class DataConfig:
     category_separator: str | None = None  # the file's separator inside a category path ("."), read as " > "
     on_bad_price: Literal["error", "null"] = "error"  # a catalog price that is no price ("n/a", page junk)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    store: str | None = None  # data=eventstore: the event store (null: serve.events)
+    base_path: str | None = None  # data=eventstore: earlier events (an interim events.parquet) to learn from too
 
 
 # -------------------------------------------------------------------------- split

@@ -86,7 +86,8 @@ def profile(events: pl.DataFrame, items: pl.DataFrame | None = None) -> dict[str
 
     if events["device"].null_count() < events.height:
         dev = events.group_by("device").len()
-        out["device_mix"] = {k: _r(v / events.height, 3) for k, v in sorted(dev.iter_rows())}
+        out["device_mix"] = {(k if k is not None else "unknown"): _r(v / events.height, 3)
+                             for k, v in sorted(dev.iter_rows(), key=lambda kv: (kv[0] is None, kv[0] or ""))}
 
     if items is not None and items.height and items["category"].null_count() < items.height:
         top = items.select("item_id", top=pl.col("category").str.split(" > ").list.first())

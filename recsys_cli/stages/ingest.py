@@ -24,6 +24,10 @@ def load_source(cfg: Config) -> RawData:
         from recsys_cli.data.sources import movielens
 
         return movielens.load(cfg.data, cfg.paths.raw)
+    if source == "eventstore":
+        from recsys_cli.data.sources import eventstore
+
+        return eventstore.load(cfg)
     from recsys_cli.data.sources import events
 
     return events.load(cfg.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import time
 from urllib.parse import quote
 from pathlib import Path
 
@@ -240,8 +241,12 @@ def test_access_log_is_one_json_line_per_request_with_ids_never_bodies(client: h
     secret = "Secret-Brand-Zz9"
     r = client.post("/recommend", json={"user_id": "log-user", "k": 2, "preferences": {"brands": [secret]}})
     request_id = r.headers["x-request-id"]
-    lines = [json.loads(line) for line in server.access_log()]
-    mine = [line for line in lines if line["request_id"] == request_id]
+    for _ in range(50):  # the line is written right after the response is sent
+        lines = [json.loads(line) for line in server.access_log()]
+        mine = [line for line in lines if line["request_id"] == request_id]
+        if mine:
+            break
+        time.sleep(0.05)
     assert len(mine) == 1
     assert mine[0]["user_id"] == "log-user" and mine[0]["status"] == 200 and mine[0]["endpoint"] == "/recommend"
     assert mine[0]["latency_ms"] > 0 and mine[0]["strategy"] == "cold_start"
