@@ -198,9 +198,18 @@ def read_manifest_checked(path: Path) -> dict[str, Any]:
     return read_manifest(path, verify=True)
 
 
-def read_bundle(path: Path) -> Bundle:
-    """Load a bundle, verifying its format and every checksum first."""
+def read_bundle(path: Path, mmap: bool = False) -> Bundle:
+    """Load a bundle, verifying its format and every checksum first.
+
+    ``mmap``: model arrays are memory-mapped read-only (several server
+    processes share one copy of the pages).
+    """
     path = Path(path)
+    if mmap:
+        from recsys_cli.models.store import memory_mapped
+
+        with memory_mapped():
+            return read_bundle(path)
     manifest = read_manifest_checked(path)
     users, items = load_ids(path / "ids.npz")
     features = None

@@ -15,6 +15,7 @@ winner is the truly best arm.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +145,10 @@ def run(cfg: Config, name: str | None = None) -> dict[str, Any]:
         result["report_best"] = report["best_arm"]
         result["report_best_p"] = report["best_p"]
         result["winner_is_true_best"] = report["best_arm"] == true_best
+    from recsys_cli.atomic import write_text
+
+    label = (name or cfg.ab.name or "default")
+    write_text(cfg.paths.reports_dir / "ab" / f"{label}_simulation.json", json.dumps(result, indent=2) + "\n")
     from rich.table import Table
 
     table = Table(title=f"simulated shoppers: {requests:,} requests in {seconds:.0f}s ({failures} failed)",

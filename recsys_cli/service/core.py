@@ -102,7 +102,7 @@ class RecommenderService:
     @classmethod
     def load(cls, path: str | Path, config: ServeConfig | None = None, live: LiveState | None = None
              ) -> RecommenderService:
-        return cls(read_bundle(Path(path)), config, live)
+        return cls(read_bundle(Path(path), mmap=True), config, live)
 
     # ------------------------------------------------------------------ setup
 

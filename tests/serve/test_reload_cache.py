@@ -176,3 +176,17 @@ def test_new_products_are_placed_by_content_and_boosted(shop: Path) -> None:
             assert got[item] == pytest.approx(want, abs=1e-4), item
             checked += 1
     assert checked >= 1
+
+
+def test_served_model_arrays_are_memory_mapped_read_only(shop: Path) -> None:
+    """Several workers share one copy: the service maps the bundle's arrays instead of reading them."""
+    service = RecommenderService.load(shop / "data" / "bundle")
+    factors = service.model.item_factors
+    assert not factors.flags.writeable and not factors.flags.owndata
+    base = factors
+    while getattr(base, "base", None) is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)
+    loaded = read_bundle(shop / "data" / "bundle")  # the plain loader reads into memory
+    assert loaded.model.item_factors.flags.writeable
+    np.testing.assert_array_equal(loaded.model.item_factors, factors)
