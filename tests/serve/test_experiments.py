@@ -322,3 +322,36 @@ def test_simulate_drives_a_server_and_reports_the_true_best_arm(shop: Path, arms
         assert clicks > 0 and _stored(f"sqlite:///{tmp_path / 'e.db'}", "WHERE event = 'click'") == clicks
     finally:
         srv.stop()
+
+
+def test_ingest_reads_the_event_store_as_a_training_log(shop: Path, tmp_path: Path) -> None:
+    """What was served comes back as training data: feedback yes (clicks as views), impressions never."""
+    import polars as pl
+
+    db = tmp_path / "events.db"
+    store = EventStore(f"sqlite:///{db}")
+    rows = [{"ts": 1_800_000_000 + i, "user_id": f"u{i % 7:06d}", "item_id": f"p{i % 11:06d}",
+             "event": ("impression", "click", "add_to_cart", "purchase", "view")[i % 5], "price": 9.5, "quantity": 1,
+             "position": 0, "request_id": None, "experiment": None, "arm": None, "bundle": "b"} for i in range(200)]
+    store.submit(rows).result(10)
+    store.close_sync()
+    root = tmp_path / "retrain"
+    out = subprocess.run([sys.executable, "-m", "recsys_cli.cli", "ingest", "data=eventstore", "tracking=none",
+                          f"paths.root={root}", f"data.store=sqlite:///{db}", f"bundle={shop / 'data' / 'bundle'}",
+                          f"data.base_path={shop / 'data' / 'interim' / 'events.parquet'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    events = pl.read_parquet(root / "data" / "interim" / "events.parquet")
+    base = pl.read_parquet(shop / "data" / "interim" / "events.parquet")
+    served = events.filter(pl.col("timestamp") >= pl.datetime(2027, 1, 1))
+    assert events.height == base.height + 160 and served.height == 160  # 40 impressions left out
+    counts = dict(served.group_by("event").len().iter_rows())
+    assert counts == {"view": 80, "add_to_cart": 40, "purchase": 40}  # clicks count as views
+    catalog = pl.read_parquet(root / "data" / "interim" / "items.parquet")
+    assert set(catalog["item_id"]) >= set(read_catalog(shop)["item_id"])
+
+
+def read_catalog(shop: Path):  # noqa: ANN201
+    import polars as pl
+
+    return pl.read_parquet(shop / "data" / "bundle" / "catalog.parquet")
