@@ -337,7 +337,7 @@ def test_ingest_reads_the_event_store_as_a_training_log(shop: Path, tmp_path: Pa
     store.close_sync()
     root = tmp_path / "retrain"
     out = subprocess.run([sys.executable, "-m", "recsys_cli.cli", "ingest", "data=eventstore", "tracking=none",
-                          f"paths.root={root}", f"data.store=sqlite:///{db}", f"bundle={shop / 'data' / 'bundle'}",
+                          f"paths.root={root}", f"data.store=sqlite:///{db}", f"data.items_path={shop / 'data' / 'bundle' / 'catalog.parquet'}",
                           f"data.base_path={shop / 'data' / 'interim' / 'events.parquet'}"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -3,7 +3,8 @@
 ``recsys ingest data=eventstore`` reads the feedback events ``recsys serve``
 stored (views, clicks, carts, purchases; never impressions: being shown is
 not a choice) with their times and prices; clicks count as views. The catalog
-and the user table come from the served bundle (``bundle``, default
+and the user table come from the served bundle (``data.items_path``: its
+catalog.parquet, with users.parquet beside it; default: the ``bundle``, i.e.
 data/bundle), so products and shoppers keep their attributes. With
 ``data.base_path`` (e.g. the interim events.parquet of the run that made the
 bundle) the earlier log is learnt from too, and the served period's events
@@ -54,9 +55,12 @@ def load(cfg: Config) -> RawData:
     events = pl.concat([conform(p, EVENTS, EVENTS_REQUIRED) for p in parts])
     if events.height == 0:
         raise DataError(f"{spec}: the event store holds no feedback events yet (post some to /feedback)")
-    bundle = cfg.bundle_path
-    items = pl.read_parquet(bundle / "catalog.parquet") if (bundle / "catalog.parquet").is_file() else None
-    users = pl.read_parquet(bundle / "users.parquet") if (bundle / "users.parquet").is_file() else None
+    catalog = Path(cfg.data.items_path) if cfg.data.items_path else cfg.bundle_path / "catalog.parquet"
+    if cfg.data.items_path and not catalog.is_file():
+        raise DataError(f"{catalog}: data.items_path not found (a bundle's catalog.parquet)")
+    items = pl.read_parquet(catalog) if catalog.is_file() else None
+    users_file = catalog.with_name("users.parquet")  # the bundle's user table sits next to its catalog
+    users = pl.read_parquet(users_file) if users_file.is_file() else None
     return RawData.build(
         events,
         conform(items, ITEMS, ITEMS_REQUIRED) if items is not None else None,
