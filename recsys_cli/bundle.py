@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_cli import __version__
+from recsys_cli import __version__, layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.data.ids import IdMap, load_ids
 from recsys_cli.errors import RecsysError
@@ -132,10 +132,10 @@ def write_bundle(dest: Path, parts: BundleParts) -> dict[str, Any]:
     with atomic_dir(dest) as tmp:
         shutil.copytree(parts.model_dir / "model", tmp / "model")
         shutil.copytree(parts.model_dir / "fallback", tmp / "fallback")
-        shutil.copy2(parts.ids_file, tmp / "ids.npz")
+        shutil.copy2(parts.ids_file, tmp / layout.IDS)
         parts.catalog.write_parquet(tmp / "catalog.parquet")
         if parts.users is not None:
-            parts.users.write_parquet(tmp / "users.parquet")
+            parts.users.write_parquet(tmp / layout.USERS)
         save_history(tmp / HISTORY, parts.history)
         if parts.features_dir is not None and parts.features_dir.is_dir():
             shutil.copytree(parts.features_dir, tmp / FEATURES)
@@ -202,13 +202,13 @@ def read_bundle(path: Path) -> Bundle:
     """Load a bundle, verifying its format and every checksum first."""
     path = Path(path)
     manifest = read_manifest_checked(path)
-    users, items = load_ids(path / "ids.npz")
+    users, items = load_ids(path / layout.IDS)
     features = None
     if (path / FEATURES / "tfidf.npz").is_file():
         from recsys_cli.features.store import load_features
 
         features = load_features(path / FEATURES)
-    user_file = path / "users.parquet"
+    user_file = path / layout.USERS
     return Bundle(
         path=path,
         manifest=manifest,
