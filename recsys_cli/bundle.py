@@ -45,6 +45,7 @@ FEATURES = "features"
 
 # the strongest thing a shopper did with an item, for "because you bought X" explanations
 STRENGTH = {"view": 1, "click": 1, "rating": 1, "favorite": 2, "add_to_cart": 2, "purchase": 3}
+PURCHASE_CODE = STRENGTH["purchase"]
 STRENGTH_VERB = {0: "interacted with", 1: "viewed", 2: "added to your cart", 3: "bought"}
 
 

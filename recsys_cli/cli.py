@@ -181,7 +181,7 @@ def eval_(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command(epilog=CHOICES, name="batch-recommend")
 def batch_recommend(overrides: Overrides = None, params: Params = None) -> None:
-    """Top-k recommendations for every user -> data/recs/recommendations.parquet."""
+    """Top-k recommendations for every user -> data/recs/recommendations/ (partitioned Parquet)."""
     _stages(["batch-recommend"], overrides, params)
 
 

@@ -45,6 +45,7 @@ from recsys_cli.models.base import Recs
 from recsys_cli.service.catalog import CatalogIndex
 from recsys_cli.service.explain import Explainer
 from recsys_cli.service.live import LiveState
+from recsys_cli.service.rules import BatchRules
 from recsys_cli.service.segments import ATTRIBUTES, SegmentPopularity
 from recsys_cli.service.types import Preferences, RecommendRequest, Recommendation, ScoredItem, Similar
 from recsys_cli.topk import PAD, rank, rank_one, row_batch
@@ -180,12 +181,14 @@ class RecommenderService:
 
     # ----------------------------------------------------------- batch path
 
-    def recommend_batch(self, users: np.ndarray, k: int) -> Recs:
+    def recommend_batch(self, users: np.ndarray, k: int, rules: BatchRules | None = None) -> Recs:
         """Top-k for user indices, seen items excluded: what ``recommend`` lists for each plain request.
 
         Shoppers the model was fit on are scored in one batch; the rest (history
         outside the fit windows, or none) row by row through the same code as
         the single path; new products are placed and boosted for every row.
+        ``rules`` (batch-recommend's business rules, service/rules.py) mask,
+        exclude and cap on top of that.
         """
         users = np.asarray(users, dtype=np.int64)
         hist = self.history.matrix[users]
@@ -206,9 +209,15 @@ class RecommenderService:
             plain = np.array([r not in mmr_rows for r in range(users.size)])
             if plain.any():
                 scores[plain] = self._place_new_items(scores[plain])
-        recs = rank(scores, k, hist)
+        blocked = hist if rules is None else rules.blocked(hist)
+        recs = rank(scores, k, hist) if rules is None else rules.rank(rules.mask(scores), k, blocked)
         for r, row in mmr_rows.items():
-            items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
+            if rules is None:
+                items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
+            else:
+                pool = self._mmr(rules.mask(row[None, :].copy())[0], max(k, self.config.cold_start.mmr_pool),
+                                 blocked.indices[blocked.indptr[r] : blocked.indptr[r + 1]])
+                items, values, _ = rules.cap_one(*pool, k)
             recs.items[r] = PAD
             recs.scores[r] = -np.inf
             recs.items[r, : items.size], recs.scores[r, : items.size] = items, values
