@@ -394,6 +394,10 @@ class ExportConfig:
     production: bool = True  # refit the model on every window (train+valid+test) with the tuned params
     uri: str | None = None  # s3://bucket/prefix: also upload the bundle (manifest last)
 
+    def __post_init__(self) -> None:
+        if self.uri is not None and not self.uri.startswith("s3://"):
+            raise ConfigError(f"export.uri: {self.uri!r} is not an s3://bucket/prefix location")
+
 
 @dataclass
 class UpdateConfig:

@@ -129,6 +129,12 @@ def run(cfg: Config) -> None:
     what = f"production fit on {'+'.join(windows)} up to {info['fit']['cutoff']}" if cfg.export.production else (
         f"held-out fit on {'+'.join(windows)}")
     status(f"export: {cfg.model.name}, {what}; {len(manifest['files'])} files with sha256 -> {cfg.paths.bundle}")
+    if cfg.export.uri:
+        from recsys_cli import remote
+
+        sent = remote.upload(cfg.paths.bundle, cfg.export.uri, cfg.s3)
+        status(f"export: uploaded {sent['files']} files (manifest last, version {sent['version']}) -> {sent['uri']}"
+               + (f"; removed {sent['removed']} stale keys" if sent["removed"] else ""))
     version = tracking.register_bundle(cfg.paths.bundle, cfg.tracking.registered_model, k=cfg.recommend.k)
     if version is not None:
         name = cfg.tracking.registered_model
