@@ -98,6 +98,34 @@ def history_from_events(events: pl.DataFrame, n_users: int, n_items: int, fit_us
                    weight=pairs["w"].to_numpy().astype(np.float32))
 
 
+def merge_history(history: History, events: pl.DataFrame, n_users: int, n_items: int) -> History:
+    """``history`` (grown to ``n_users`` x ``n_items``) with ``events`` folded in: strongest event, last time,
+    summed weight per pair. ``known`` is kept (new users start unknown)."""
+    m = history.matrix
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    weight = history.weight if history.weight is not None else m.data.astype(np.float32)
+    old = pl.DataFrame({"user_idx": rows, "item_idx": m.indices.astype(np.int64), "s": m.data.astype(np.int8),
+                        "t": history.last_ms.astype(np.int64), "w": weight.astype(np.float32)})
+    strength = (
+        pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
+        if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
+    )
+    w = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
+    new = events.select(pl.col("user_idx").cast(pl.Int64), pl.col("item_idx").cast(pl.Int64), strength.alias("s"),
+                        pl.col("timestamp").dt.epoch("ms").alias("t"), w.alias("w"))
+    pairs = (pl.concat([old, new]).group_by("user_idx", "item_idx")
+             .agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum()).sort("user_idx", "item_idx"))
+    users = pairs["user_idx"].to_numpy()
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), pairs["item_idx"].to_numpy().astype(np.int32),
+                            indptr), shape=(n_users, n_items))
+    known = np.zeros(n_users, dtype=bool)
+    known[: history.known.size] = history.known
+    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
+                   weight=pairs["w"].to_numpy().astype(np.float32))
+
+
 def save_history(path: Path, history: History) -> None:
     m = history.matrix
     with open(path, "wb") as fh:

@@ -192,6 +192,31 @@ def export(overrides: Overrides = None, params: Params = None) -> None:
 
 
 @app.command(epilog=CHOICES)
+def update(overrides: Overrides = None, params: Params = None) -> None:
+    """Fold new events into the bundle without a full retrain: [bold]recsys update update.events=FILE[/].
+
+    New users and products get appended ids; the touched users' and items' ALS factors are re-solved,
+    popularity and the item-item models' history refreshed; a new bundle version is written
+    (update.out, default: in place; s3:// works both ways) for POST /admin/reload.
+    """
+
+    def work() -> None:
+        from recsys_cli import stage_stats
+        from recsys_cli.layout import Layout
+        from recsys_cli.progress import stdout
+        from recsys_cli.stages import update as update_stage
+
+        cfg = _load(overrides, params)
+        with stage_stats.measure("update") as stat:
+            update_stage.run(cfg)
+        stage_stats.record(Layout.of(cfg).stages, [stat], "recsys update " + " ".join(overrides or []),
+                           {"model": cfg.model.name})
+        stdout.print(stage_stats.table([stat], f"wall time and peak memory -> {Layout.of(cfg).stages}"))
+
+    _guarded(work)
+
+
+@app.command(epilog=CHOICES)
 def serve(overrides: Overrides = None, params: Params = None) -> None:
     """HTTP API over the exported bundle: [bold]recsys serve[/] [bundle=DIR] serve.port=8000 serve.workers=1.
 
