@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from recsys_cli import layout, tracking
+from recsys_cli import engines, layout, tracking
 from recsys_cli.atomic import scratch
 from recsys_cli.bundle import BundleParts, history_from_events, write_bundle
 from recsys_cli.config import Config, fingerprint
@@ -64,7 +64,7 @@ def production_fit(cfg: Config, train_info: dict[str, Any], events: pl.DataFrame
     if hasattr(model, "show_progress"):
         model.show_progress = True
     started = time.perf_counter()
-    model.fit(data)
+    engines.fit(cfg, model, data, stage="export")
     seconds = time.perf_counter() - started
     model.save(staging / "fit" / "model")
     Popularity().fit(data).save(staging / "fit" / "fallback")

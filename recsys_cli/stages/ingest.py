@@ -40,6 +40,13 @@ def complete_catalog(items: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
 
 
 def run(cfg: Config) -> None:
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "ingest") == "spark":
+        from recsys_cli.engines.spark import data
+
+        data.ingest(cfg)
+        return
     raw = load_source(cfg)
     status(f"ingest: {raw.description or cfg.data.source}")
     events, stats = preprocess(raw.events, cfg.data.preprocess)

@@ -21,6 +21,13 @@ from recsys_cli.stages.inputs import need, read_json
 
 
 def run(cfg: Config) -> None:
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "split") == "spark":
+        from recsys_cli.engines.spark import data
+
+        data.split(cfg)
+        return
     events = pl.read_parquet(need(Layout.of(cfg).events, "ingest"))
     items = pl.read_parquet(need(Layout.of(cfg).items, "ingest"))
     users_table = pl.read_parquet(need(Layout.of(cfg).users, "ingest"))

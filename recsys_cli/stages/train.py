@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from recsys_cli import layout
+from recsys_cli import engines, layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
 from recsys_cli.manifest import write_manifest
@@ -43,14 +43,14 @@ def fit_model(cfg: Config, overrides: dict[str, Any] | None = None, show_progres
     model = build(cfg.model, overrides)
     if hasattr(model, "show_progress"):
         model.show_progress = show_progress
-    model.fit(data)
+    engines.fit(cfg, model, data)
     if cfg.train.refit_with_valid:
         params = model.fitted_params() if hasattr(model, "fitted_params") else model.params
         data = train_data(cfg, refit=True)
         model = type(model)(params)
         if hasattr(model, "show_progress"):
             model.show_progress = show_progress
-        model.fit(data)
+        engines.fit(cfg, model, data)
     return model, data
 
 
