@@ -64,6 +64,21 @@ def _z(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def _z_rows(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``_z`` of every row of ``x`` over ``mask`` (vectorised): z-scores of the finite values, -inf stays -inf."""
+    x = np.asarray(x, dtype=np.float32)
+    finite = np.isfinite(x) & mask[None, :]
+    count = finite.sum(axis=1)
+    values = np.where(finite, x, 0.0).astype(np.float64)
+    mean = values.sum(axis=1) / np.maximum(count, 1)
+    var = (np.where(finite, x - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(count, 1)
+    std = np.sqrt(var)
+    std[std <= 0] = 1.0
+    out = ((x - mean[:, None]) / std[:, None]).astype(np.float32)
+    out[count == 0] = 0.0
+    return out
+
+
 class RecommenderService:
     """Loads a bundle once (checksums verified); recommend, similar items, batch top-k."""
 
@@ -392,14 +407,10 @@ class RecommenderService:
         a shopper who likes those gets it high, others low. Then every new
         product gets its age-decayed boost.
         """
-        out = np.empty_like(scores, dtype=np.float32)
-        established = self._established
-        for r in range(scores.shape[0]):
-            z = _z(scores[r], established)
-            placed = (z[self._new_neighbours] * self._new_weights).sum(axis=1)
-            z[self._new] = np.where(np.isfinite(placed), placed, -np.inf)
-            out[r] = z + self._boost if self._boost is not None else z
-        return out
+        z = _z_rows(scores, self._established)  # every row at once (as _z row by row)
+        placed = (z[:, self._new_neighbours] * self._new_weights).sum(axis=2)
+        z[:, self._new] = np.where(np.isfinite(placed), placed, -np.inf)
+        return z + self._boost if self._boost is not None else z
 
     def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
                      ) -> tuple[np.ndarray, dict[int, str]]:
