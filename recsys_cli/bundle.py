@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_cli import __version__
+from recsys_cli import __version__, layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.data.ids import IdMap, load_ids
 from recsys_cli.errors import RecsysError
@@ -45,6 +45,7 @@ FEATURES = "features"
 
 # the strongest thing a shopper did with an item, for "because you bought X" explanations
 STRENGTH = {"view": 1, "click": 1, "rating": 1, "favorite": 2, "add_to_cart": 2, "purchase": 3}
+PURCHASE_CODE = STRENGTH["purchase"]
 STRENGTH_VERB = {0: "interacted with", 1: "viewed", 2: "added to your cart", 3: "bought"}
 
 
@@ -97,6 +98,34 @@ def history_from_events(events: pl.DataFrame, n_users: int, n_items: int, fit_us
                    weight=pairs["w"].to_numpy().astype(np.float32))
 
 
+def merge_history(history: History, events: pl.DataFrame, n_users: int, n_items: int) -> History:
+    """``history`` (grown to ``n_users`` x ``n_items``) with ``events`` folded in: strongest event, last time,
+    summed weight per pair. ``known`` is kept (new users start unknown)."""
+    m = history.matrix
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    weight = history.weight if history.weight is not None else m.data.astype(np.float32)
+    old = pl.DataFrame({"user_idx": rows, "item_idx": m.indices.astype(np.int64), "s": m.data.astype(np.int8),
+                        "t": history.last_ms.astype(np.int64), "w": weight.astype(np.float32)})
+    strength = (
+        pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
+        if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
+    )
+    w = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
+    new = events.select(pl.col("user_idx").cast(pl.Int64), pl.col("item_idx").cast(pl.Int64), strength.alias("s"),
+                        pl.col("timestamp").dt.epoch("ms").alias("t"), w.alias("w"))
+    pairs = (pl.concat([old, new]).group_by("user_idx", "item_idx")
+             .agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum()).sort("user_idx", "item_idx"))
+    users = pairs["user_idx"].to_numpy()
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), pairs["item_idx"].to_numpy().astype(np.int32),
+                            indptr), shape=(n_users, n_items))
+    known = np.zeros(n_users, dtype=bool)
+    known[: history.known.size] = history.known
+    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
+                   weight=pairs["w"].to_numpy().astype(np.float32))
+
+
 def save_history(path: Path, history: History) -> None:
     m = history.matrix
     with open(path, "wb") as fh:
@@ -132,10 +161,10 @@ def write_bundle(dest: Path, parts: BundleParts) -> dict[str, Any]:
     with atomic_dir(dest) as tmp:
         shutil.copytree(parts.model_dir / "model", tmp / "model")
         shutil.copytree(parts.model_dir / "fallback", tmp / "fallback")
-        shutil.copy2(parts.ids_file, tmp / "ids.npz")
+        shutil.copy2(parts.ids_file, tmp / layout.IDS)
         parts.catalog.write_parquet(tmp / "catalog.parquet")
         if parts.users is not None:
-            parts.users.write_parquet(tmp / "users.parquet")
+            parts.users.write_parquet(tmp / layout.USERS)
         save_history(tmp / HISTORY, parts.history)
         if parts.features_dir is not None and parts.features_dir.is_dir():
             shutil.copytree(parts.features_dir, tmp / FEATURES)
@@ -211,13 +240,13 @@ def read_bundle(path: Path, mmap: bool = False) -> Bundle:
         with memory_mapped():
             return read_bundle(path)
     manifest = read_manifest_checked(path)
-    users, items = load_ids(path / "ids.npz")
+    users, items = load_ids(path / layout.IDS)
     features = None
     if (path / FEATURES / "tfidf.npz").is_file():
         from recsys_cli.features.store import load_features
 
         features = load_features(path / FEATURES)
-    user_file = path / "users.parquet"
+    user_file = path / layout.USERS
     return Bundle(
         path=path,
         manifest=manifest,

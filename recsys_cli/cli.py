@@ -89,6 +89,13 @@ def _guarded(work: Callable[[], None]) -> None:
         _fail("interrupted; nothing half-written was kept", 130)
 
 
+def engine_of(cfg, name: str) -> str:  # noqa: ANN001
+    """The engine a stage runs on (stages Spark does not run stay local)."""
+    from recsys_cli.engines import runs_on
+
+    return runs_on(cfg, name)
+
+
 def _stages(names: list[str], overrides: list[str] | None, params: Path | None, command: str | None = None) -> None:
     """Run stages in order; with tracking on, each in an MLflow run (nested under one parent for several)."""
 
@@ -97,11 +104,23 @@ def _stages(names: list[str], overrides: list[str] | None, params: Path | None, 
         from recsys_cli import tracking
         from recsys_cli.stages import PIPELINE
 
+        from recsys_cli import stage_stats
+        from recsys_cli.layout import Layout
+        from recsys_cli.progress import stdout
+
         steps = dict(PIPELINE)
-        with tracking.session(cfg, command or names[0], names):
-            for name in names:
-                with tracking.stage(cfg, name):
-                    steps[name](cfg)
+        stats: list[stage_stats.StageStat] = []
+        try:
+            with tracking.session(cfg, command or names[0], names):
+                for name in names:
+                    with tracking.stage(cfg, name), stage_stats.measure(name, engine_of(cfg, name)) as stat:
+                        steps[name](cfg)
+                    stats.append(stat)
+        finally:
+            if stats:  # what finished, also when a later stage failed
+                stage_stats.record(Layout.of(cfg).stages, stats, "recsys " + " ".join([command or names[0], *(overrides or [])]),
+                                   {"data.scale": cfg.data.scale, "model": cfg.model.name, "engine": cfg.engine.name})
+                stdout.print(stage_stats.table(stats, f"wall time and peak memory -> {Layout.of(cfg).stages}"))
 
     _guarded(work)
 
@@ -162,7 +181,7 @@ def eval_(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command(epilog=CHOICES, name="batch-recommend")
 def batch_recommend(overrides: Overrides = None, params: Params = None) -> None:
-    """Top-k recommendations for every user -> data/recs/recommendations.parquet."""
+    """Top-k recommendations for every user -> data/recs/recommendations/ (partitioned Parquet)."""
     _stages(["batch-recommend"], overrides, params)
 
 
@@ -170,6 +189,31 @@ def batch_recommend(overrides: Overrides = None, params: Params = None) -> None:
 def export(overrides: Overrides = None, params: Params = None) -> None:
     """Bundle model, id maps, catalog and a checksummed manifest -> data/bundle/."""
     _stages(["export"], overrides, params)
+
+
+@app.command(epilog=CHOICES)
+def update(overrides: Overrides = None, params: Params = None) -> None:
+    """Fold new events into the bundle without a full retrain: [bold]recsys update update.events=FILE[/].
+
+    New users and products get appended ids; the touched users' and items' ALS factors are re-solved,
+    popularity and the item-item models' history refreshed; a new bundle version is written
+    (update.out, default: in place; s3:// works both ways) for POST /admin/reload.
+    """
+
+    def work() -> None:
+        from recsys_cli import stage_stats
+        from recsys_cli.layout import Layout
+        from recsys_cli.progress import stdout
+        from recsys_cli.stages import update as update_stage
+
+        cfg = _load(overrides, params)
+        with stage_stats.measure("update") as stat:
+            update_stage.run(cfg)
+        stage_stats.record(Layout.of(cfg).stages, [stat], "recsys update " + " ".join(overrides or []),
+                           {"model": cfg.model.name})
+        stdout.print(stage_stats.table([stat], f"wall time and peak memory -> {Layout.of(cfg).stages}"))
+
+    _guarded(work)
 
 
 @app.command(epilog=CHOICES)

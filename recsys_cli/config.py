@@ -96,7 +96,7 @@ class PreprocessConfig:
 class DataConfig:
     source: Literal["synthetic", "movielens", "events", "eventstore"] = "synthetic"
     seed: int = 42
-    scale: Literal["tiny", "small", "medium", "full"] = "small"
+    scale: Literal["tiny", "small", "medium", "full", "xl"] = "small"
     path: str | None = None
     format: str = "auto"
     url: str | None = None
@@ -272,9 +272,46 @@ class TrainConfig:
 
 
 @dataclass
+class RulesConfig:
+    """Business rules of ``recsys batch-recommend`` (none by default: the lists ``recsys serve`` answers)."""
+
+    exclude: Literal["seen", "purchased", "none"] = "seen"  # what a shopper did that is never listed again
+    categories: list[str] = field(default_factory=list)  # only these categories (a path prefix: "Home" or "Home > Bath")
+    exclude_categories: list[str] = field(default_factory=list)  # never these categories
+    price_min: float | None = bound(None, ge=0.0)
+    price_max: float | None = bound(None, ge=0.0)
+    max_per_category: int | None = bound(None, ge=1)  # at most this many items of one category in a list
+
+    def __post_init__(self) -> None:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ConfigError(f"recommend.rules.price_min: {self.price_min} is above price_max={self.price_max}")
+
+    @property
+    def active(self) -> bool:
+        return (self.exclude != "seen" or bool(self.categories) or bool(self.exclude_categories)
+                or self.price_min is not None or self.price_max is not None or self.max_per_category is not None)
+
+
+@dataclass
 class RecommendConfig:
     k: int = bound(10, ge=1)
-    batch_size: int = bound(4096, ge=1)
+    batch_size: int = bound(4096, ge=1)  # users scored at once: memory is bounded by batch_size x items
+    threads: int = bound(0, ge=0)  # batches scored in parallel (0: one per core)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+
+
+@dataclass
+class EngineConfig:
+    """How stages compute: ``local`` (numpy/polars/implicit) or ``spark`` (Apache Spark, the ``.[spark]`` extra).
+
+    Both write the same files (``recsys_cli/layout.py``), so any stage can follow either.
+    """
+
+    name: Literal["local", "spark"] = "local"
+    master: str = "local[*]"  # spark://host:7077, yarn, k8s://... for a cluster
+    partitions: int = bound(8, ge=1)  # spark.sql.shuffle.partitions and the ALS blocks
+    driver_memory: str = "4g"
+    conf: dict[str, str] = field(default_factory=dict)  # any other spark.* setting
 
 
 @dataclass
@@ -364,6 +401,19 @@ class ABConfig:
     url: str | None = None  # simulate: the server (default http://serve.host:serve.port)
     alpha: float = bound(0.05, gt=0.0, lt=0.5)  # report: 1 - confidence of the intervals
     bootstrap: int = bound(2000, ge=100)  # report: resamples for revenue intervals
+class S3Config:
+    """Where bundles go and come from on S3 (or any S3-compatible store).
+
+    Unset values come from the standard AWS settings: ``AWS_ENDPOINT_URL``,
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY`` (or a profile / instance role), as boto3 reads them.
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    cache_dir: str | None = None  # where `recsys serve bundle=s3://...` keeps its verified copy (null: ~/.cache/recsys/bundles)
 
 
 @dataclass
@@ -371,6 +421,21 @@ class ExportConfig:
     """What ``recsys export`` bundles (and ``recsys batch-recommend`` then serves from)."""
 
     production: bool = True  # refit the model on every window (train+valid+test) with the tuned params
+    uri: str | None = None  # s3://bucket/prefix: also upload the bundle (manifest last)
+
+    def __post_init__(self) -> None:
+        if self.uri is not None and not self.uri.startswith("s3://"):
+            raise ConfigError(f"export.uri: {self.uri!r} is not an s3://bucket/prefix location")
+
+
+@dataclass
+class UpdateConfig:
+    """``recsys update``: fold a batch of new events into a bundle without a full retrain."""
+
+    events: str | None = None  # the new events (CSV/Parquet/JSON lines with the interim events columns)
+    out: str | None = None  # where the new bundle goes (null: replace the bundle in place)
+    sweeps: int = bound(2, ge=1)  # alternating re-solves of the touched users and items
+    retrain: bool = False  # refit the model from scratch on the whole new history instead (the baseline)
 
 
 @dataclass
@@ -445,6 +510,9 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     ab: ABConfig = field(default_factory=ABConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    s3: S3Config = field(default_factory=S3Config)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     bundle: str | None = None  # the bundle `recsys serve` / `recsys tui` load (default: paths.bundle)
     seed: int = 42
 
@@ -467,7 +535,7 @@ class Config:
 
 # --------------------------------------------------------------------- composing
 
-GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "ab", "experiment")
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "ab", "engine", "experiment")
 
 
 def conf_dir() -> Path:

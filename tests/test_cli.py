@@ -80,7 +80,7 @@ def test_run_writes_every_stage_output(tiny_run: Path) -> None:
     for path in [
         "interim/events.parquet", "interim/items.parquet", "processed/train.parquet",
         "processed/split_report.json", "features/tfidf.npz", "features/item_popularity.parquet",
-        "tune/best_params.json", "models/als/model/manifest.json", "recs/recommendations.parquet",
+        "tune/best_params.json", "models/als/model/manifest.json", "recs/recommendations/part-00000.parquet",
         "bundle/manifest.json",
     ]:
         assert (data / path).is_file(), path
@@ -100,7 +100,7 @@ def test_metrics_json_has_flat_keys(tiny_run: Path) -> None:
 
 
 def test_batch_recommendations_cover_every_user_without_seen_items(tiny_run: Path) -> None:
-    recs = pl.read_parquet(tiny_run / "data" / "recs" / "recommendations.parquet")
+    recs = pl.read_parquet(tiny_run / "data" / "recs" / "recommendations" / "*.parquet")
     events = pl.read_parquet(tiny_run / "data" / "interim" / "events.parquet")
     users = pl.read_parquet(tiny_run / "data" / "interim" / "users.parquet")
     assert set(recs["user_id"].unique()) == set(users["user_id"]) | set(events["user_id"])

@@ -41,7 +41,7 @@ def _cfg(root: Path, *extra: str) -> config.Config:
 
 
 def _lists(root: Path) -> dict[str, tuple[list[str], bool]]:
-    recs = pl.read_parquet(root / "data/recs/recommendations.parquet").sort("user_id", "rank")
+    recs = pl.read_parquet(root / "data/recs/recommendations/*.parquet").sort("user_id", "rank")
     grouped = recs.group_by("user_id", maintain_order=True).agg(pl.col("item_id"), pl.col("strategy").first())
     return {row["user_id"]: (row["item_id"], row["strategy"]) for row in grouped.iter_rows(named=True)}
 

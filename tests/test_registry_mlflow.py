@@ -57,7 +57,7 @@ def loaded(registered: Path):  # noqa: ANN201
 
 
 def _batch(root: Path) -> dict[str, tuple[list[str], bool]]:
-    recs = pl.read_parquet(root / "data/recs/recommendations.parquet").sort("user_id", "rank")
+    recs = pl.read_parquet(root / "data/recs/recommendations/*.parquet").sort("user_id", "rank")
     grouped = recs.group_by("user_id", maintain_order=True).agg(pl.col("item_id"), pl.col("fallback").first())
     return {row["user_id"]: (row["item_id"], row["fallback"]) for row in grouped.iter_rows(named=True)}
 

@@ -70,8 +70,10 @@ class State:
         return service
 
     def load(self, path: Path) -> RecommenderService:
-        """Load and verify a bundle (raises on any problem); does not swap it in."""
-        return RecommenderService.load(path, self.cfg.serve, live=self.live)
+        """Load and verify a bundle (raises on any problem); does not swap it in. ``s3://``: a verified local copy."""
+        from recsys_cli.remote import local_bundle
+
+        return RecommenderService.load(local_bundle(path, self.cfg.s3), self.cfg.serve, live=self.live)
 
     def swap(self, service: RecommenderService, path: Path) -> None:
         self.service, self.bundle_path, self.error = service, path, None

@@ -30,9 +30,14 @@ def run(cfg: Config) -> None:
 
     from recsys_cli.progress import status
 
+    from recsys_cli import remote
+
     serve = cfg.serve
+    if remote.is_remote(cfg.bundle):  # fail at once on a bad location or a bundle that does not verify
+        local = remote.download(cfg.bundle, cfg.s3)
+        status(f"serve: {remote.describe(cfg.bundle)} verified in {local}")
     where = f"http://{serve.host}:{serve.port}"
-    status(f"serve: {cfg.bundle_path} on {where} ({serve.workers} worker{'s' if serve.workers > 1 else ''}); "
+    status(f"serve: {remote.describe(cfg.bundle or cfg.bundle_path)} on {where} ({serve.workers} worker{'s' if serve.workers > 1 else ''}); "
            f"docs {where}/docs, metrics {where}/metrics")
     common = dict(host=serve.host, port=serve.port, log_level="warning", access_log=False,
                   timeout_graceful_shutdown=10, server_header=False)

@@ -145,10 +145,17 @@ class CatalogIndex:
             return neighbours, weights
         from recsys_cli.topk import rank
 
-        sims = np.asarray((self.text[items] @ self.text[established].T).todense(), dtype=np.float32)
-        top = rank(sims.copy(), k)
-        neighbours = established[np.maximum(top.items, 0)]
-        vals = np.where(top.items >= 0, np.maximum(top.scores, 0), 0)
+        # in blocks of rows: memory bounded by block x established items, never new x established
+        text_t = sp.csr_matrix(self.text[established].T)
+        block = max(1, (1 << 22) // max(established.size, 1))
+        top_items = np.empty((items.size, k), dtype=np.int32)
+        top_scores = np.empty((items.size, k), dtype=np.float32)
+        for lo in range(0, items.size, block):
+            sims = (self.text[items[lo : lo + block]] @ text_t).toarray().astype(np.float32, copy=False)
+            top = rank(sims, k)
+            top_items[lo : lo + block], top_scores[lo : lo + block] = top.items, top.scores
+        neighbours = established[np.maximum(top_items, 0)]
+        vals = np.where(top_items >= 0, np.maximum(top_scores, 0), 0)
         total = vals.sum(axis=1, keepdims=True)
         weights = np.where(total > 0, vals / np.where(total > 0, total, 1), 1.0 / k).astype(np.float32)
         return neighbours, weights

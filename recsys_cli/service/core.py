@@ -45,6 +45,7 @@ from recsys_cli.models.base import Recs
 from recsys_cli.service.catalog import CatalogIndex
 from recsys_cli.service.explain import Explainer
 from recsys_cli.service.live import LiveState
+from recsys_cli.service.rules import BatchRules
 from recsys_cli.service.segments import ATTRIBUTES, SegmentPopularity
 from recsys_cli.service.types import Preferences, RecommendRequest, Recommendation, ScoredItem, Similar
 from recsys_cli.topk import PAD, rank, rank_one, row_batch
@@ -61,6 +62,21 @@ def _z(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     std = float(values.std())
     out = (x - float(values.mean())) / (std if std > 0 else 1.0)
     return out.astype(np.float32)
+
+
+def _z_rows(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``_z`` of every row of ``x`` over ``mask`` (vectorised): z-scores of the finite values, -inf stays -inf."""
+    x = np.asarray(x, dtype=np.float32)
+    finite = np.isfinite(x) & mask[None, :]
+    count = finite.sum(axis=1)
+    values = np.where(finite, x, 0.0).astype(np.float64)
+    mean = values.sum(axis=1) / np.maximum(count, 1)
+    var = (np.where(finite, x - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(count, 1)
+    std = np.sqrt(var)
+    std[std <= 0] = 1.0
+    out = ((x - mean[:, None]) / std[:, None]).astype(np.float32)
+    out[count == 0] = 0.0
+    return out
 
 
 class RecommenderService:
@@ -180,12 +196,14 @@ class RecommenderService:
 
     # ----------------------------------------------------------- batch path
 
-    def recommend_batch(self, users: np.ndarray, k: int) -> Recs:
+    def recommend_batch(self, users: np.ndarray, k: int, rules: BatchRules | None = None) -> Recs:
         """Top-k for user indices, seen items excluded: what ``recommend`` lists for each plain request.
 
         Shoppers the model was fit on are scored in one batch; the rest (history
         outside the fit windows, or none) row by row through the same code as
         the single path; new products are placed and boosted for every row.
+        ``rules`` (batch-recommend's business rules, service/rules.py) mask,
+        exclude and cap on top of that.
         """
         users = np.asarray(users, dtype=np.int64)
         hist = self.history.matrix[users]
@@ -206,9 +224,15 @@ class RecommenderService:
             plain = np.array([r not in mmr_rows for r in range(users.size)])
             if plain.any():
                 scores[plain] = self._place_new_items(scores[plain])
-        recs = rank(scores, k, hist)
+        blocked = hist if rules is None else rules.blocked(hist)
+        recs = rank(scores, k, hist) if rules is None else rules.rank(rules.mask(scores), k, blocked)
         for r, row in mmr_rows.items():
-            items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
+            if rules is None:
+                items, values = self._mmr(row, k, hist.indices[hist.indptr[r] : hist.indptr[r + 1]])
+            else:
+                pool = self._mmr(rules.mask(row[None, :].copy())[0], max(k, self.config.cold_start.mmr_pool),
+                                 blocked.indices[blocked.indptr[r] : blocked.indptr[r + 1]])
+                items, values, _ = rules.cap_one(*pool, k)
             recs.items[r] = PAD
             recs.scores[r] = -np.inf
             recs.items[r, : items.size], recs.scores[r, : items.size] = items, values
@@ -383,14 +407,10 @@ class RecommenderService:
         a shopper who likes those gets it high, others low. Then every new
         product gets its age-decayed boost.
         """
-        out = np.empty_like(scores, dtype=np.float32)
-        established = self._established
-        for r in range(scores.shape[0]):
-            z = _z(scores[r], established)
-            placed = (z[self._new_neighbours] * self._new_weights).sum(axis=1)
-            z[self._new] = np.where(np.isfinite(placed), placed, -np.inf)
-            out[r] = z + self._boost if self._boost is not None else z
-        return out
+        z = _z_rows(scores, self._established)  # every row at once (as _z row by row)
+        placed = (z[:, self._new_neighbours] * self._new_weights).sum(axis=2)
+        z[:, self._new] = np.where(np.isfinite(placed), placed, -np.inf)
+        return z + self._boost if self._boost is not None else z
 
     def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
                      ) -> tuple[np.ndarray, dict[int, str]]:

@@ -22,12 +22,13 @@ from typing import Any
 
 import polars as pl
 
-from recsys_cli import tracking
+from recsys_cli import engines, layout, tracking
 from recsys_cli.atomic import scratch
 from recsys_cli.bundle import BundleParts, history_from_events, write_bundle
 from recsys_cli.config import Config, fingerprint
 from recsys_cli.data.leakage import Cutoff
 from recsys_cli.features.store import TFIDF
+from recsys_cli.layout import Layout
 from recsys_cli.models import model_class
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import status
@@ -39,7 +40,7 @@ FIT_WINDOWS = ("train", "valid", "test", "foldin")
 
 def fit_windows(cfg: Config, train_info: dict[str, Any]) -> list[str]:
     """The windows the bundled model learns from: all of them for a production fit, else the trained ones."""
-    present = [w for w in FIT_WINDOWS if (cfg.paths.processed / f"{w}.parquet").is_file()]
+    present = [w for w in FIT_WINDOWS if Layout.of(cfg).window(w).is_file()]
     if cfg.export.production:
         return present
     return [w for w in train_info.get("fit_windows", ["train"]) if w in present]
@@ -63,7 +64,7 @@ def production_fit(cfg: Config, train_info: dict[str, Any], events: pl.DataFrame
     if hasattr(model, "show_progress"):
         model.show_progress = True
     started = time.perf_counter()
-    model.fit(data)
+    engines.fit(cfg, model, data, stage="export")
     seconds = time.perf_counter() - started
     model.save(staging / "fit" / "model")
     Popularity().fit(data).save(staging / "fit" / "fallback")
@@ -73,10 +74,10 @@ def production_fit(cfg: Config, train_info: dict[str, Any], events: pl.DataFrame
 def run(cfg: Config) -> None:
     users, items = ids(cfg)
     src = need(model_dir(cfg) / "model", f"train model={cfg.model.name}").parent
-    train_info = read_json(src / "train_info.json", "train")
+    train_info = read_json(src / layout.TRAIN_INFO, "train")
     windows = fit_windows(cfg, train_info)
     events = pl.concat([window(cfg, w) for w in windows], how="vertical_relaxed")
-    all_events = pl.concat([window(cfg, w) for w in FIT_WINDOWS if (cfg.paths.processed / f"{w}.parquet").is_file()],
+    all_events = pl.concat([window(cfg, w) for w in FIT_WINDOWS if Layout.of(cfg).window(w).is_file()],
                            how="vertical_relaxed")
     with scratch(cfg.bundle_path) as staging:
         if cfg.export.production:
@@ -112,7 +113,7 @@ def run(cfg: Config) -> None:
             cfg.bundle_path,
             BundleParts(
                 model_dir=model_root,
-                ids_file=cfg.paths.processed / "ids.npz",
+                ids_file=Layout.of(cfg).ids,
                 catalog=catalog(cfg, items),
                 users=user_table(cfg, users),
                 history=history,
@@ -120,14 +121,20 @@ def run(cfg: Config) -> None:
                 features_dir=features_dir,
                 extra_files={
                     "config.yaml": src / "config.yaml",
-                    "train_info.json": src / "train_info.json",
-                    "metrics.json": cfg.paths.reports_dir / "metrics.json",
+                    layout.TRAIN_INFO: src / layout.TRAIN_INFO,
+                    layout.METRICS: Layout.of(cfg).metrics,
                 },
             ),
         )
     what = f"production fit on {'+'.join(windows)} up to {info['fit']['cutoff']}" if cfg.export.production else (
         f"held-out fit on {'+'.join(windows)}")
     status(f"export: {cfg.model.name}, {what}; {len(manifest['files'])} files with sha256 -> {cfg.bundle_path}")
+    if cfg.export.uri:
+        from recsys_cli import remote
+
+        sent = remote.upload(cfg.bundle_path, cfg.export.uri, cfg.s3)
+        status(f"export: uploaded {sent['files']} files (manifest last, version {sent['version']}) -> {sent['uri']}"
+               + (f"; removed {sent['removed']} stale keys" if sent["removed"] else ""))
     version = tracking.register_bundle(cfg.bundle_path, cfg.tracking.registered_model, k=cfg.recommend.k)
     if version is not None:
         name = cfg.tracking.registered_model

@@ -33,6 +33,7 @@ from recsys_cli.features.store import (
     save_side,
 )
 from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf, with_reviews
+from recsys_cli.layout import Layout
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
 from recsys_cli.stages.inputs import catalog, ids, read_json, user_table, window
@@ -42,7 +43,7 @@ def train_time_items(cfg: Config, cat: pl.DataFrame, train: pl.DataFrame) -> np.
     """Rows of the catalog known by the train cutoff: seen in train, or launched before it."""
     known = np.zeros(cat.height, dtype=bool)
     known[train["item_idx"].unique().to_numpy()] = True
-    split_info = read_json(cfg.paths.processed / "split_report.json", "split")
+    split_info = read_json(Layout.of(cfg).split_report, "split")
     if "t1" in split_info and "launch_date" in cat.columns:  # a global train cutoff (temporal, rolling)
         t1 = pl.Series([split_info["t1"]]).str.to_datetime().cast(pl.Datetime("ms"))[0]
         launched = cat["launch_date"].is_not_null() & (cat["launch_date"] < t1)

@@ -30,6 +30,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from recsys_cli import layout
 from recsys_cli.config import Config, TuneConfig
 from recsys_cli.errors import RecsysError
 from recsys_cli.schema import to_dict
@@ -42,7 +43,7 @@ Callback = Callable[[optuna.Study, FrozenTrial], None]
 
 def window_fingerprint(processed: Path) -> dict[str, Any]:
     """What identifies the train and valid windows (never the test window): hashes from split_report.json."""
-    path = processed / "split_report.json"
+    path = processed / layout.SPLIT_REPORT
     info = json.loads(path.read_text()) if path.is_file() else {}
     prints = info.get("fingerprints") or {}
     out: dict[str, Any] = {"method": info.get("method"), "t1": info.get("t1")}
