@@ -1,7 +1,7 @@
 """Incremental updates vs a full retrain: replay 14 days after the train cut-off, one day at a time.
 
-Base: the product pipeline (ingest, split with the cut-off at --start, train ALS, export the held-out
-fit). Then each day's events go through `recsys update` twice, into two copies of the bundle: the
+Base: the product pipeline on the shop's log up to --start (ingest, then the log cut at --start, split,
+train ALS, export: the production fit on everything before the cut-off). Then each later day's events go through `recsys update` twice, into two copies of the bundle: the
 incremental fold-in (update.sweeps from conf/) and a full retrain (update.retrain=true: ALS refit from
 scratch on the whole history with the same params). After each day both are scored on the FOLLOWING
 day: NDCG@10 over the shoppers the bundle knows who act that day, full catalogue, everything they
@@ -60,12 +60,17 @@ def main() -> None:
     root = Path(args.root) / args.scale
     start = date.fromisoformat(args.start)
     end = start + timedelta(days=args.days)
-    base = [f"data.scale={args.scale}", f"paths.root={root}", "tracking=none", "tune.trials=0",
-            f"split.valid_start={start}", f"split.test_start={end}", "export.production=false"]
+    base = [f"data.scale={args.scale}", f"paths.root={root}", "tracking=none", "tune.trials=0"]
     cfg = config.load(base)
-    for stage in (ingest, split, train, export):
+    ingest.run(cfg)
+    # the served bundle knows the shop up to the cut-off; the days after it arrive one at a time
+    interim = root / "data/interim/events.parquet"
+    everything = pl.read_parquet(interim)
+    cut = pl.lit(start).cast(pl.Datetime("ms"))
+    everything.filter(pl.col("timestamp") < cut).write_parquet(interim)
+    events = everything.filter(pl.col("timestamp") >= cut)
+    for stage in (split, train, export):  # export: the production fit on every window before the cut-off
         stage.run(cfg)
-    events = pl.concat([pl.read_parquet(root / "data/processed" / f"{w}.parquet") for w in ("valid", "test")])
     events = events.select("user_id", "item_id", "timestamp", "event").with_columns(day=pl.col("timestamp").dt.date())
     copies = {"incremental": root / "bundle-incremental", "retrain": root / "bundle-retrain"}
     for path in copies.values():

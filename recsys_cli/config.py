@@ -401,6 +401,9 @@ class ABConfig:
     url: str | None = None  # simulate: the server (default http://serve.host:serve.port)
     alpha: float = bound(0.05, gt=0.0, lt=0.5)  # report: 1 - confidence of the intervals
     bootstrap: int = bound(2000, ge=100)  # report: resamples for revenue intervals
+
+
+@dataclass
 class S3Config:
     """Where bundles go and come from on S3 (or any S3-compatible store).
 

@@ -159,4 +159,5 @@ def metric_at(recommend: RecommendFn, users: np.ndarray, relevant: sp.csr_matrix
     name, _, k = metric.partition("@")
     if name not in METRICS or not k.isdigit() or int(k) < 1:
         raise ValueError(f"{metric!r} is not a ranking metric at a cutoff (NAME@K, NAME one of {', '.join(METRICS)})")
-    return float(evaluate(recommend, users, relevant, n_items, [int(k)], exclude=exclude).summary[metric])
+    summary = evaluate(recommend, users, relevant, n_items, [int(k)], exclude=exclude).summary
+    return float(summary.get(metric, float("nan")))  # NaN: no user with a relevant item
