@@ -2,8 +2,10 @@
 
 Tiny data, ``local[1]`` with two shuffle partitions: the ingest and split Spark
 writes equal the local engine's (events, ids, window counts, cut-offs and the
-leakage fingerprints); eval and export read Spark's ALS unchanged; the lists of
-MLlib's ``recommendForUserSubset`` equal a numpy top-k over the bundle's factors.
+leakage fingerprints); eval ranks on Spark (RankingEvaluator agrees with the
+shared metric code, and the local engine scores the same); export reads
+Spark's ALS unchanged; the lists of MLlib's ``recommendForUserSubset`` equal a
+numpy top-k over the bundle's factors.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def test_mllib_als_is_evaluated_exported_and_batch_ranked_unchanged(roots: tuple
     train.run(cfg)
     evaluate.run(cfg)
     metrics = json.loads((spark / "reports/metrics.json").read_text())
+    # the ranking ran on Spark: Spark's RankingEvaluator and the shared metric code agree on its lists,
+    # and the local engine ranking the same trained factors scores the same
+    assert metrics["engine"] == "spark" and metrics["spark.users"] == metrics["users"]
+    for name in ("ndcg@10", "precision@10", "recall@10"):
+        assert metrics[f"spark.{name}"] == pytest.approx(metrics[name], abs=1e-6), name
+    local_cfg = config.load([*BASE, f"paths.root={spark}", "export.production=false"])
+    evaluate.run(local_cfg)
+    on_local = json.loads((spark / "reports/metrics.json").read_text())
+    assert "engine" not in on_local and on_local["ndcg@10"] == pytest.approx(metrics["ndcg@10"], abs=0.005)
     pop = config.load([*BASE, f"paths.root={spark}", "model=popularity"])
     train.run(pop)
     evaluate.run(pop)

@@ -2,9 +2,10 @@
 
 Every engine reads and writes the files ``recsys_cli/layout.py`` names, so the
 stages after one engine's output run unchanged. ``runs_on`` says which engine
-a stage uses under a config: Spark runs ingest, split, ALS training, eval and
-batch-recommend (export's production refit of ALS too); features, tune and
-eval stay local.
+a stage uses under a config: Spark runs ingest, split, ALS training, the
+ranking of eval (its metrics are computed from Spark's lists by the shared
+code) and batch-recommend (export's production refit of ALS too); features
+and tune stay local.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from recsys_cli.config import Config
 
-SPARK_STAGES = ("ingest", "split", "train", "batch-recommend", "export")
+SPARK_STAGES = ("ingest", "split", "train", "eval", "batch-recommend", "export")
 SPARK_MODELS = ("als",)
 
 
 def runs_on(cfg: Config, stage: str) -> str:
     if cfg.engine.name != "spark" or stage not in SPARK_STAGES:
         return "local"
-    if stage in ("train", "export") and cfg.model.name not in SPARK_MODELS:
+    if stage in ("train", "export", "eval") and cfg.model.name not in SPARK_MODELS:
         return "local"
     return "spark"
 

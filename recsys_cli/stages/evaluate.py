@@ -70,8 +70,19 @@ def run_ranking(cfg: Config) -> dict[str, Any]:
     ids(cfg)  # the earliest missing input names the stage to run first
     model, fallback = trained_model(cfg)
     setup = load_setup(cfg, fit_windows(cfg))
+    spark_metrics: dict[str, Any] = {}
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "eval") == "spark" and setup.foldin is None and not cfg.eval.sampled:
+        from recsys_cli.engines.spark import evaluate as spark_eval
+
+        warm = setup.test_users[setup.known[setup.test_users]]
+        model, spark_metrics = spark_eval.rank(cfg, model, warm, setup.seen, setup.relevant, max(cfg.eval.k))
     outcome = score(cfg, setup, model, fallback)
     metrics = outcome.metrics
+    if spark_metrics:
+        metrics.update(spark_metrics)
+        metrics["engine"] = "spark"
     metrics["protocol"] = protocol(cfg, setup)
     if fold_names(cfg):  # headline = mean over folds, with its spread; per-fold intervals would mislead
         metrics = {k: v for k, v in metrics.items() if ".ci_" not in k}
