@@ -74,11 +74,15 @@ def test_mllib_als_is_evaluated_exported_and_batch_ranked_unchanged(roots: tuple
     evaluate.run(local_cfg)
     on_local = json.loads((spark / "reports/metrics.json").read_text())
     assert "engine" not in on_local and on_local["ndcg@10"] == pytest.approx(metrics["ndcg@10"], abs=0.005)
-    pop = config.load([*BASE, f"paths.root={spark}", "model=popularity"])
-    train.run(pop)
-    evaluate.run(pop)
-    popularity = json.loads((spark / "reports/metrics.json").read_text())
-    assert metrics["model"] == "als" and metrics["ndcg@10"] > popularity["ndcg@10"]  # MLlib's factors rank
+    # MLlib's ALS ranks about as well as implicit's with the same settings on the identical split
+    # (MLlib scales its ridge by each row's count, implicit does not: close, not equal)
+    local, _ = roots
+    implicit_cfg = config.load([*BASE, f"paths.root={local}"])
+    train.run(implicit_cfg)
+    evaluate.run(implicit_cfg)
+    implicit = json.loads((local / "reports/metrics.json").read_text())
+    assert 0.8 * implicit["ndcg@10"] <= metrics["ndcg@10"] <= 1.25 * implicit["ndcg@10"], (metrics["ndcg@10"],
+                                                                                          implicit["ndcg@10"])
     export.run(cfg)
     batch_recommend.run(cfg)
     recs = read_recommendations(spark / "data/recs/recommendations")
