@@ -74,6 +74,13 @@ class ExplorerApp(App[None]):
         self.timings: dict[str, float] = {}
 
     def on_mount(self) -> None:
+        if not (self.bundle_path / "manifest.json").is_file():
+            from recsys_cli.bundle import BundleError
+
+            self._failed(BundleError(f"{self.bundle_path}: no bundle there: run `recsys run` "
+                                     "(or `recsys export` after `recsys train`)"))
+            self.switch_mode("shoppers")
+            return
         self.switch_mode("shoppers")
         self.load_tables()
         self.load_service()

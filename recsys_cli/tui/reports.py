@@ -102,3 +102,30 @@ def comparison(path: Path) -> dict[str, Any]:
     if missing:
         raise ReportMissing(f"{path}: missing {', '.join(missing)}; run `recsys eval compare A B` again")
     return data
+
+
+@dataclass
+class PivotRow:
+    """One metric across K: (value, low, high) per K; ``plain`` for a metric without K."""
+
+    metric: str
+    by_k: dict[int, MetricRow]
+    plain: MetricRow | None = None
+
+
+def pivot(rows: list[MetricRow]) -> tuple[list[int], list[PivotRow]]:
+    """Metrics at K as one row per metric with a column per K (in the rows' order); the rest as plain rows."""
+    ks: list[int] = []
+    table: dict[str, PivotRow] = {}
+    plain: list[PivotRow] = []
+    for row in rows:
+        match = METRIC_KEY.match(row.metric)
+        if match is None:
+            plain.append(PivotRow(row.metric, {}, row))
+            continue
+        k = int(match["k"])
+        if k not in ks:
+            ks.append(k)
+        name = f"{match['prefix'] or ''}{match['name']}"
+        table.setdefault(name, PivotRow(name, {})).by_k[k] = row
+    return sorted(ks), [*table.values(), *plain]

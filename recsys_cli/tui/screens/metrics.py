@@ -23,6 +23,15 @@ def num(value: float | None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"
 
 
+def cell(row: reports.MetricRow | None) -> str:
+    """A value with its interval, compactly: 0.126 (0.087-0.168)."""
+    if row is None:
+        return ""
+    if row.low is None or row.high is None:
+        return num(row.value) if row.value >= 1 else f"{row.value:.3f}"
+    return f"{row.value:.3f} ({row.low:.3f}-{row.high:.3f})"
+
+
 class MetricsScreen(Screen):
     CSS_PATH = "metrics.tcss"
     BINDINGS = [
@@ -79,7 +88,6 @@ class MetricsScreen(Screen):
         table = self.query_one("#metric-table", DataTable)
         note = self.query_one("#table-note", Static)
         table.clear(columns=True)
-        table.add_columns("metric", "value", "95% interval")
         try:
             data = reports.metrics(where)
         except reports.ReportMissing as exc:
@@ -90,9 +98,15 @@ class MetricsScreen(Screen):
         note.update(f"model [b]{data.get('model', '?')}[/b]"
                     + (f" · {users:,} test users with history" if isinstance(users, int) else "")
                     + " · intervals: per-user bootstrap")
-        for row in reports.metric_rows(data):
-            interval = f"{num(row.low)} .. {num(row.high)}" if row.low is not None and row.high is not None else ""
-            table.add_row(row.metric, num(row.value), interval)
+        ks, rows = reports.pivot(reports.metric_rows(data))
+        table.add_column("metric", width=16)
+        for k in ks:
+            table.add_column(f"@{k}  [dim](95% interval)[/dim]", width=19)
+        for row in rows:
+            if row.plain is not None:
+                table.add_row(row.metric, num(row.plain.value), *[""] * (len(ks) - 1))
+                continue
+            table.add_row(row.metric, *(cell(row.by_k.get(k)) for k in ks))
 
     def _at_k(self, where: Path) -> None:
         chart = self.query_one("#at-k-chart", LineChart)

@@ -124,7 +124,7 @@ class ShopperDetailScreen(Screen[int]):
         history = self.query_one("#history", DataTable)
         history.clear(columns=True)
         room = self.size.width - (10 + 8 + 9) - 2 * 5 - 1  # fixed columns, cell padding, scrollbar
-        product = min(max(room if self.size.width < 110 else room // 2, 16), 48)
+        product = min(max(room - max(room // 3, 10), 16), 48)
         history.add_column("when", width=10)
         history.add_column("event", width=8)
         history.add_column("product", width=product)
@@ -172,7 +172,7 @@ class ShopperDetailScreen(Screen[int]):
         table.clear(columns=True)
         side_width = self.size.width // (2 if self.lists["b"] is not None else 1)
         room = side_width - (1 + 2 + 6) - 2 * 5 - 2  # fixed columns, cell padding, border, scrollbar
-        product = min(max(room, 12), 36)
+        product = max(room, 12) if room < 40 else min(room // 2, 36)  # narrow: the why line below tells why
         for label, width in ((" ", 1), ("#", 2), ("product", product), ("score", 6), ("why", max(room - product, 40))):
             table.add_column(label, width=width)
         table.add_rows([
@@ -185,8 +185,29 @@ class ShopperDetailScreen(Screen[int]):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id in ("recs-a", "recs-b"):
+        if event.data_table.id in ("recs-a", "recs-b") and event.data_table.has_focus:
             self._explain(event.data_table.id[-1], event.cursor_row)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a product (history or a list) opens it: its details and similar products."""
+        from recsys_cli.tui.screens.product_detail import ProductDetailScreen
+
+        table = event.data_table.id
+        if table == "history" and self.app.tables is not None:
+            items = self.app.tables.timeline(self.user).items
+            if event.cursor_row < items.size:
+                self.app.push_screen(ProductDetailScreen(int(items[event.cursor_row])))
+        elif table in ("recs-a", "recs-b") and self.app.service is not None:
+            rec = self.lists.get(table[-1])
+            if rec is not None and event.cursor_row < len(rec.items):
+                item = self.app.service.item_index(rec.items[event.cursor_row].item_id)
+                self.app.push_screen(ProductDetailScreen(item))
+
+    def on_descendant_focus(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id in ("recs-a", "recs-b"):
+            self._explain(focused.id[-1])
 
     def _explain(self, side: str = "a", row: int | None = None) -> None:
         rec = self.lists.get(side)
