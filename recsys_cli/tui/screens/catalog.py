@@ -69,7 +69,7 @@ class CatalogScreen(Screen):
             Column("product", 8, lambda k: str(ids[k]), priority=2),
             Column("title", 20, lambda k: str(titles[k]), grow=True),
             Column("category", 16, (lambda k: str(cats[k] or "-")) if cats is not None else (lambda k: "-"),
-                   priority=1),
+                   priority=1, grow=True),
             Column("brand", 10, (lambda k: str(brands[k] or "-")) if brands is not None else (lambda k: "-")),
             Column("price", 9, (lambda k: f"{prices[k]:,.2f}" if prices[k] == prices[k] else "-")
                    if prices is not None else (lambda k: "-"), right=True),

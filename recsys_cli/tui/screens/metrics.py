@@ -99,7 +99,7 @@ class MetricsScreen(Screen):
                     + (f" · {users:,} test users with history" if isinstance(users, int) else "")
                     + " · intervals: per-user bootstrap")
         ks, rows = reports.pivot(reports.metric_rows(data))
-        table.add_column("metric", width=16)
+        table.add_column("metric", width=22)
         for k in ks:
             table.add_column(f"@{k}  [dim](95% interval)[/dim]", width=19)
         for row in rows:
