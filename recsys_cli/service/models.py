@@ -7,10 +7,17 @@ wraps it in a :class:`RecommenderService` over the served bundle's ids,
 catalog and history, so the same rules apply (seen items excluded, fold-in
 for history the model never saw, cold start, ties by index). Shoppers the
 model was fit on are those with events in its fit windows.
+
+Everything the service derives from the catalog and the history (the
+catalog index, segment popularity, new products' content neighbours: tens
+of seconds at full scale) is the bundle's and shared with ``base``; only
+what depends on the model is derived again (:func:`rebind`). A test checks
+the result equals a service built from scratch.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -22,6 +29,8 @@ from recsys_cli.bundle import BundleError, History
 from recsys_cli.manifest import read_manifest, sha256_file
 from recsys_cli.models import load_model
 from recsys_cli.service.core import RecommenderService
+from recsys_cli.service.explain import Explainer
+from recsys_cli.service.live import LiveState
 
 
 def trained_models(models_dir: Path) -> list[str]:
@@ -71,4 +80,23 @@ def service_for_model(base: RecommenderService, model_dir: Path, processed: Path
         history=History(matrix=history.matrix, last_ms=history.last_ms, known=known, weight=history.weight),
         manifest={**base.bundle.manifest, "model": str(info.get("model", model_dir.name))},
     )
-    return RecommenderService(bundle, base.config)
+    return rebind(base, bundle)
+
+
+def rebind(base: RecommenderService, bundle) -> RecommenderService:  # noqa: ANN001 - a Bundle
+    """``base`` with another model, fallback and history over the same ids and catalog.
+
+    What ``RecommenderService.__init__`` derives from the model is derived
+    again here; the rest is shared (read-only) with ``base``.
+    """
+    service = copy.copy(base)
+    service.bundle, service.model, service.fallback, service.history = (
+        bundle, bundle.model, bundle.fallback, bundle.history)
+    service.model_name = str(bundle.manifest.get("model", getattr(bundle.model, "name", "model")))
+    service.explainer = Explainer(service.model, service.catalog)
+    service.live = LiveState(base.live.weights)
+    service._popularity = np.asarray(service.fallback.score(np.zeros(1, dtype=np.int64))[0], dtype=np.float32)
+    can = getattr(service.model, "can_fold_in", None)
+    service.can_fold_in = bool(can()) if callable(can) else hasattr(service.model, "score_history")
+    service.retriever, service._factor_model = service._build_retriever()
+    return service
