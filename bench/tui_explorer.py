@@ -8,8 +8,10 @@ Each measurement runs in a fresh Python process (interpreter start and every
 import counted), the app headless at 120x40 through Textual's own test
 driver (the same compositor and widgets as in a terminal):
 
-- first screen: from the spawn of the process to the shoppers table drawn
-  with its rows (the service keeps loading in its worker meanwhile);
+- first screen: from the spawn of the process (interpreter, `recsys_cli.cli`
+  and the app imported, config composed as `recsys tui` does) to the
+  shoppers table drawn with its rows (the service keeps loading in its
+  worker meanwhile);
 - service ready: when recommendations become available (reported, no target);
 - moving between shoppers: on the shopper screen, `n` pressed again and again;
   per press, the time from the key's handler to the new history and both
@@ -55,11 +57,12 @@ def build(work: Path) -> None:
 
 
 async def measure(work: Path, spawned: float, moves: int) -> dict:
-    from recsys_cli import config
+    import recsys_cli.cli  # noqa: F401 - what `recsys tui` imports first
     from recsys_cli.tui.app import ExplorerApp
+    from recsys_cli.tui.run import load_config
     from recsys_cli.tui.widgets.virtual_table import VirtualTable
 
-    cfg = config.load(overrides(work))
+    cfg = load_config(overrides(work), None)  # as the command does
     app = ExplorerApp(cfg, cursor_blink=False)
     out: dict = {}
     async with app.run_test(size=(120, 40)) as pilot:

@@ -207,7 +207,7 @@ def tui(
     def work() -> None:
         from recsys_cli.tui import run
 
-        cfg = _load(overrides, params)
+        cfg = run.load_config(overrides or [], params)
         if web:
             run.web(cfg, overrides or [], params, host, port)
         else:

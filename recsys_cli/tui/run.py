@@ -10,6 +10,15 @@ from recsys_cli.config import Config
 from recsys_cli.errors import ConfigError
 
 
+def load_config(overrides: list[str], params: Path | None) -> Config:
+    """The composed, validated config. Model params are not checked against the model registry here: the
+    TUI trains nothing (its model comes from the bundle) and importing every model would delay the first
+    screen by a second."""
+    from recsys_cli import config
+
+    return config.load(overrides, params)
+
+
 def terminal(cfg: Config) -> None:
     """Open the explorer in this terminal (q quits)."""
     from recsys_cli.tui.app import ExplorerApp

@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli.bundle import HISTORY, STRENGTH_VERB, BundleError
+from recsys_cli.errors import RecsysError
+
+# the bundle's files (recsys_cli/bundle.py names them; not imported here: it pulls in every model, and the
+# first screen must not wait for that)
+HISTORY = "history.npz"
 
 DAY_MS = 86_400_000
 SEGMENTS = ("cold", "warm", "hot")
@@ -74,7 +78,7 @@ class Tables:
     def read(cls, bundle: Path, hot_quantile: float = 0.8) -> Tables:
         bundle = Path(bundle)
         if not (bundle / "manifest.json").is_file():
-            raise BundleError(f"{bundle}: no bundle there (run `recsys run`, or `recsys export` after training)")
+            raise RecsysError(f"{bundle}: no bundle there: run `recsys run` (or `recsys export` after `recsys train`)")
         with np.load(bundle / "ids.npz", allow_pickle=False) as z:
             users, items = z["users"].astype(str), z["items"].astype(str)
         with np.load(bundle / HISTORY, allow_pickle=False) as z:
@@ -218,7 +222,3 @@ def _round(value: float) -> float:
         return 0.0
     digits = int(np.floor(np.log10(value))) - 1
     return float(round(value, -digits))
-
-
-def verb(code: int) -> str:
-    return STRENGTH_VERB.get(int(code), "interacted with")

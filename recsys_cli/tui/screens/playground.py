@@ -9,6 +9,8 @@ from those events (strategy ``fold_in``). ``r`` starts over as a new shopper.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,9 +18,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, SelectionList, Static
 
-from recsys_cli.service.types import Preferences, Recommendation, RecommendRequest
 from recsys_cli.tui.tables import Tables
 from recsys_cli.tui.widgets.virtual_table import fit
+
+if TYPE_CHECKING:  # the service package loads models: imported where used, so the first screen never waits
+    from recsys_cli.service.types import Preferences, Recommendation
 
 EVENTS = {"v": "view", "a": "add_to_cart", "b": "purchase"}
 
@@ -88,6 +92,8 @@ class PlaygroundScreen(Screen):
         self.query_one("#price", Select).set_options([(band_label(*b), i) for i, b in enumerate(self.bands)])
 
     def preferences(self) -> Preferences:
+        from recsys_cli.service.types import Preferences
+
         prefs = Preferences(categories=list(self.query_one("#categories", SelectionList).selected),
                             brands=list(self.query_one("#brands", SelectionList).selected))
         choice = self.query_one("#price", Select).value
@@ -110,6 +116,7 @@ class PlaygroundScreen(Screen):
 
     @work(thread=True, exclusive=True, group="cold", exit_on_error=False)
     def recommend(self, prefs: Preferences) -> None:
+        from recsys_cli.service.types import RecommendRequest
         from recsys_cli.tui.app import one_line
 
         try:

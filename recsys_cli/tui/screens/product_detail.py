@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,9 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from recsys_cli.service.types import Similar
 from recsys_cli.tui.keys import NAV_HIDDEN
 from recsys_cli.tui.widgets.virtual_table import fit
+
+if TYPE_CHECKING:
+    from recsys_cli.service.types import Similar
 
 K = 10
 

@@ -10,6 +10,7 @@ trained model and the products both lists share are marked.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual import on, work
@@ -19,10 +20,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from recsys_cli.service.types import Recommendation, RecommendRequest
 from recsys_cli.tui.keys import NAV_HIDDEN
 from recsys_cli.tui.screens.shoppers import day
 from recsys_cli.tui.widgets.virtual_table import fit
+
+if TYPE_CHECKING:  # the service package loads models: imported where used
+    from recsys_cli.service.types import Recommendation
 
 SHARED = "◆"
 
@@ -139,6 +142,7 @@ class ShopperDetailScreen(Screen[int]):
 
     @work(thread=True, exclusive=True, group="recs", exit_on_error=False)
     def recommend(self, user: int) -> None:
+        from recsys_cli.service.types import RecommendRequest
         from recsys_cli.tui.app import one_line
 
         service, second = self.app.service, self.app.second
