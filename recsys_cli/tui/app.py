@@ -1,6 +1,6 @@
 """``recsys tui``: the explorer app. It owns what every screen reads and loads it in workers.
 
-Two loads start at once, both in threads so the UI never waits:
+Two loads, one after the other, both in threads so the UI never waits:
 
 - the tables (shoppers, products, history arrays) straight from the bundle's
   files: the first screen fills from them in well under two seconds;
@@ -82,8 +82,7 @@ class ExplorerApp(App[None]):
             self.switch_mode("shoppers")
             return
         self.switch_mode("shoppers")
-        self.load_tables()
-        self.load_service()
+        self.load_tables()  # then the service: loading both at once slows the first screen (one GIL)
 
     # ------------------------------------------------------------ loading
 
@@ -93,8 +92,9 @@ class ExplorerApp(App[None]):
             tables = Tables.read(self.bundle_path, self.cfg.eval.hot_quantile)
         except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
             self.call_from_thread(self._failed, exc)
-            return
-        self.call_from_thread(self._tables_loaded, tables)
+        else:
+            self.call_from_thread(self._tables_loaded, tables)
+        self.call_from_thread(self.load_service)  # checks every checksum, even when the tables failed
 
     def _tables_loaded(self, tables: Tables) -> None:
         self.tables = tables
