@@ -234,6 +234,32 @@ def serve(overrides: Overrides = None, params: Params = None) -> None:
     _guarded(work)
 
 
+@app.command(epilog=CHOICES)
+def tui(
+    overrides: Overrides = None,
+    params: Params = None,
+    web: Annotated[bool, typer.Option("--web", help="Serve the explorer to a browser (textual-serve) instead.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of --web.")] = 8001,
+    host: Annotated[str, typer.Option("--host", help="Address --web listens on.")] = "127.0.0.1",
+) -> None:
+    """Explore shoppers, products, recommendations, metrics and experiments: [bold]recsys tui[/] [bundle=DIR].
+
+    Keys: 1 shoppers, 2 catalog, 3 cold-start playground, 4 metrics, 5 experiments, q quit; the footer
+    shows the rest. [bold]--web[/] [--port N] serves the same app to a browser.
+    """
+
+    def work() -> None:
+        from recsys_cli.tui import run
+
+        cfg = run.load_config(overrides or [], params)
+        if web:
+            run.web(cfg, overrides or [], params, host, port)
+        else:
+            run.terminal(cfg)
+
+    _guarded(work)
+
+
 @app.command(epilog=CHOICES, name="run")
 def run_all(overrides: Overrides = None, params: Params = None) -> None:
     """Run every stage in order (ingest, split, features, tune, train, eval, batch-recommend, export)."""
