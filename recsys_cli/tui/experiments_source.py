@@ -1,9 +1,10 @@
 """Where the experiments screen gets its numbers: one function, :func:`load`.
 
 Online experiments (arms served by ``recsys serve``, outcomes in its event
-store) are being built in ``recsys_cli/serve/``. Until that store exists
-:func:`load` answers with how to start one; wiring it is this one function
-returning :class:`Experiment` values, the screen draws whatever it gets.
+store, ``serve.events``): every experiment with its arms' CTR, conversion and
+revenue per 1,000 impressions with their intervals (the same numbers as
+``recsys ab report``) and the traffic share over time. With no store, or an
+empty one, :func:`load` answers with how to start one.
 """
 
 from __future__ import annotations
@@ -53,4 +54,32 @@ class NotStarted:
 
 def load(cfg: Config) -> list[Experiment] | NotStarted:
     """Every experiment in the event store, or how to start one when there is no store yet."""
-    return NotStarted(store=None)
+    from recsys_cli.ab import report
+    from recsys_cli.errors import RecsysError
+    from recsys_cli.serve.events import store_url
+
+    url = store_url(cfg.serve.events, cfg.paths.data_dir)
+    path = Path(url.split("sqlite:///", 1)[1]) if url and url.startswith("sqlite:///") else None
+    try:
+        store = report.open_store(cfg)
+    except RecsysError:
+        return NotStarted(store=path)
+    try:
+        rows = store.experiments()
+        if not rows:
+            return NotStarted(store=path)
+        out = []
+        for row in rows:
+            result = report.compute(store, row, cfg.ab.alpha, n_boot=500, seed=cfg.ab.seed)
+            line = report.timeline(store, row["name"], bins=12)
+            arms = [Arm(name=a["arm"], impressions=a["impressions"],
+                        ctr=Interval(a["ctr"] or 0.0, *a["ctr_ci"]),
+                        conversion=Interval(a["conversion"] or 0.0, *a["conversion_ci"]),
+                        revenue=Interval(a["revenue_per_1000"] or 0.0, *a["revenue_per_1000_ci"]))
+                    for a in result["arms"]]
+            traffic = [(f"{t:.0f}m", {arm: share[i] for arm, share in line.get("share", {}).items()})
+                       for i, t in enumerate(line.get("t", []))]
+            out.append(Experiment(name=row["name"], arms=arms, traffic=traffic, status=row["status"]))
+        return out
+    finally:
+        store.close_sync()

@@ -285,3 +285,46 @@ async def test_a_damaged_bundle_is_refused_with_one_line(tui_shop, tmp_path) -> 
         assert app.service is None
         messages = [n.message for n in app._notifications]
         assert any("catalog.parquet" in m and "\n" not in m for m in messages)
+
+
+async def test_experiments_screen_reads_the_event_store(tui_cfg, tmp_path) -> None:  # noqa: ANN001
+    """Arms with their CTR and intervals, the same numbers `recsys ab report` computes (statsmodels' Wilson)."""
+    import time
+
+    from statsmodels.stats.proportion import proportion_confint
+
+    from recsys_cli.serve.events import EventStore
+    from recsys_cli.tui.screens.experiments import ExperimentsScreen
+
+    db = tmp_path / "events.db"
+    store = EventStore(f"sqlite:///{db}")
+    store.save_experiment("demo", "running", {"name": "demo", "allocation": "hashed", "reward": "click",
+                                              "arms": [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}]})
+    now, rows, served = time.time(), [], []
+    for arm, lists, clicks in (("a", 40, 8), ("b", 40, 20)):
+        for i in range(lists):
+            rid = f"{arm}{i}"
+            served.append({"request_id": rid, "ts": now + i, "user_id": f"u{i}", "experiment": "demo", "arm": arm,
+                           "bundle": "x", "strategy": "personalised", "k": 5})
+            rows += [{"ts": now + i, "user_id": f"u{i}", "item_id": f"p{j}", "event": "impression", "price": None,
+                      "quantity": 1, "position": j, "request_id": rid, "experiment": "demo", "arm": arm,
+                      "bundle": "x"} for j in range(5)]
+            if i < clicks:
+                rows.append({**rows[-1], "event": "click", "position": 0})
+    for s in served:
+        store.log_served(s, [])
+    store.submit(rows).result(10)
+    store.close_sync()
+    cfg = dataclasses.replace(tui_cfg, serve=dataclasses.replace(tui_cfg.serve, events=f"sqlite:///{db}"))
+    app = ExplorerApp(cfg, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ExperimentsScreen)
+        table = rows(screen.query_one("#arms", DataTable))
+        assert [r[0] for r in table] == ["a", "b"] and [r[1] for r in table] == ["200", "200"]
+        for r, clicks in zip(table, (8, 20)):
+            lo, hi = proportion_confint(clicks, 200, alpha=0.05, method="wilson")
+            assert r[2] == f"{clicks / 200:.4f} [{lo:.4f}, {hi:.4f}]"
