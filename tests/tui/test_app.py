@@ -300,20 +300,20 @@ async def test_experiments_screen_reads_the_event_store(tui_cfg, tmp_path) -> No
     store = EventStore(f"sqlite:///{db}")
     store.save_experiment("demo", "running", {"name": "demo", "allocation": "hashed", "reward": "click",
                                               "arms": [{"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}]})
-    now, rows, served = time.time(), [], []
+    now, logged, served = time.time(), [], []
     for arm, lists, clicks in (("a", 40, 8), ("b", 40, 20)):
         for i in range(lists):
             rid = f"{arm}{i}"
             served.append({"request_id": rid, "ts": now + i, "user_id": f"u{i}", "experiment": "demo", "arm": arm,
                            "bundle": "x", "strategy": "personalised", "k": 5})
-            rows += [{"ts": now + i, "user_id": f"u{i}", "item_id": f"p{j}", "event": "impression", "price": None,
+            logged += [{"ts": now + i, "user_id": f"u{i}", "item_id": f"p{j}", "event": "impression", "price": None,
                       "quantity": 1, "position": j, "request_id": rid, "experiment": "demo", "arm": arm,
                       "bundle": "x"} for j in range(5)]
             if i < clicks:
-                rows.append({**rows[-1], "event": "click", "position": 0})
+                logged.append({**logged[-1], "event": "click", "position": 0})
     for s in served:
         store.log_served(s, [])
-    store.submit(rows).result(10)
+    store.submit(logged).result(10)
     store.close_sync()
     cfg = dataclasses.replace(tui_cfg, serve=dataclasses.replace(tui_cfg.serve, events=f"sqlite:///{db}"))
     app = ExplorerApp(cfg, cursor_blink=False)
