@@ -145,16 +145,25 @@ class CatalogIndex:
             return neighbours, weights
         from recsys_cli.topk import rank
 
-        # in blocks of rows: memory bounded by block x established items, never new x established
-        text_t = sp.csr_matrix(self.text[established].T)
-        block = max(1, (1 << 22) // max(established.size, 1))
-        top_items = np.empty((items.size, k), dtype=np.int32)
+        # candidates: the established products of the same category (the text shares its words, so the
+        # nearest neighbours live there), all of them where the category is unknown or too small;
+        # in blocks of rows, so memory is bounded by block x candidates
+        neighbours = np.empty((items.size, k), dtype=np.int64)
         top_scores = np.empty((items.size, k), dtype=np.float32)
-        for lo in range(0, items.size, block):
-            sims = (self.text[items[lo : lo + block]] @ text_t).toarray().astype(np.float32, copy=False)
-            top = rank(sims, k)
-            top_items[lo : lo + block], top_scores[lo : lo + block] = top.items, top.scores
-        neighbours = established[np.maximum(top_items, 0)]
+        by_category = {c: established[self.category[established] == c] for c in np.unique(self.category[items])}
+        for code, pool in by_category.items():
+            rows = np.flatnonzero(self.category[items] == code)
+            if code < 0 or pool.size < k:
+                pool = established
+            text_t = sp.csr_matrix(self.text[pool].T)
+            block = max(1, (1 << 22) // max(pool.size, 1))
+            for lo in range(0, rows.size, block):
+                part = rows[lo : lo + block]
+                sims = (self.text[items[part]] @ text_t).toarray().astype(np.float32, copy=False)
+                top = rank(sims, k)
+                neighbours[part] = pool[np.maximum(top.items, 0)]
+                top_scores[part] = np.where(top.items >= 0, top.scores, 0)
+        top_items = np.zeros_like(neighbours)  # every slot is filled (k <= pool size)
         vals = np.where(top_items >= 0, np.maximum(top_scores, 0), 0)
         total = vals.sum(axis=1, keepdims=True)
         weights = np.where(total > 0, vals / np.where(total > 0, total, 1), 1.0 / k).astype(np.float32)

@@ -402,8 +402,8 @@ class RecommenderService:
 
         Each row is z-scored over the products that have interactions. A
         product nobody touched yet has no collaborative signal, so it takes
-        the weighted mean z-score the row gives its most text-similar
-        established products (its content neighbours, found once at load):
+        the weighted mean z-score the row gives the most text-similar
+        established products of its category (its content neighbours, found once at load):
         a shopper who likes those gets it high, others low. Then every new
         product gets its age-decayed boost.
         """
