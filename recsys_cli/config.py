@@ -318,7 +318,7 @@ class EngineConfig:
 class NewItemsConfig:
     """Products without interactions: placed by content, lifted by a promotional boost that decays with age."""
 
-    boost: float = bound(0.5, ge=0.0)  # added to the z-scored score of a brand-new product
+    boost: float = bound(0.5, ge=0.0)  # a brand-new product's lift, in standard deviations of the shopper's scores
     half_life_days: float = bound(14.0, gt=0.0)  # the boost halves every this many days after launch
     max_age_days: float = bound(90.0, gt=0.0)  # no boost after this age
     clock: Literal["data", "wall"] = "data"  # age from the newest event the bundle saw, or from now

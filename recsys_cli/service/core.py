@@ -64,21 +64,6 @@ def _z(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _z_rows(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``_z`` of every row of ``x`` over ``mask`` (vectorised): z-scores of the finite values, -inf stays -inf."""
-    x = np.asarray(x, dtype=np.float32)
-    finite = np.isfinite(x) & mask[None, :]
-    count = finite.sum(axis=1)
-    values = np.where(finite, x, 0.0).astype(np.float64)
-    mean = values.sum(axis=1) / np.maximum(count, 1)
-    var = (np.where(finite, x - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(count, 1)
-    std = np.sqrt(var)
-    std[std <= 0] = 1.0
-    out = ((x - mean[:, None]) / std[:, None]).astype(np.float32)
-    out[count == 0] = 0.0
-    return out
-
-
 class RecommenderService:
     """Loads a bundle once (checksums verified); recommend, similar items, batch top-k."""
 
@@ -110,7 +95,14 @@ class RecommenderService:
         # products nobody interacted with: placed by their content neighbours (see _place_new_items)
         self._new = np.flatnonzero(self.catalog.interactions == 0)
         self._established = self.catalog.interactions > 0
+        self._established_idx = np.flatnonzero(self._established)
         self._new_neighbours, self._new_weights = self.catalog.content_neighbours(self._new)
+        # items x new products: column j averages new product j's neighbours (scores @ this = their weighted mean)
+        self._placement = sp.csr_matrix(
+            (self._new_weights.ravel(), (self._new_neighbours.ravel(), np.repeat(np.arange(self._new.size),
+                                                                                  self._new_weights.shape[1]))),
+            shape=(self.n_items, self._new.size), dtype=np.float32).tocsc()
+        self._new_boost = self._boost[self._new].astype(np.float64) if self._boost is not None else None
         self.places_new_items = bool(self._new.size) and bool(self._established.any())
         self.retriever, self._factor_model = self._build_retriever()
         self.loaded_at = time.time()
@@ -400,17 +392,30 @@ class RecommenderService:
     def _place_new_items(self, scores: np.ndarray, history: sp.csr_matrix | None = None) -> np.ndarray:
         """Rows of scores with new products placed by content and boosted (see ``serve.new_items``).
 
-        Each row is z-scored over the products that have interactions. A
-        product nobody touched yet has no collaborative signal, so it takes
-        the weighted mean z-score the row gives the most text-similar
-        established products of its category (its content neighbours, found once at load):
-        a shopper who likes those gets it high, others low. Then every new
-        product gets its age-decayed boost.
+        A product nobody touched yet has no collaborative signal, so it takes
+        the weighted mean score the row gives the most text-similar
+        established products of its category (its content neighbours, found
+        once at load): a shopper who likes those gets it high, others low.
+        Then every new product gets its age-decayed boost, in units of the
+        row's standard deviation over the established products (a boost of 1
+        lifts a new product by one spread of the model's scores). Established
+        products keep the model's own scores.
         """
-        z = _z_rows(scores, self._established)  # every row at once (as _z row by row)
-        placed = (z[:, self._new_neighbours] * self._new_weights).sum(axis=2)
-        z[:, self._new] = np.where(np.isfinite(placed), placed, -np.inf)
-        return z + self._boost if self._boost is not None else z
+        out = np.array(scores, dtype=np.float32, copy=True)
+        placed = np.asarray(out @ self._placement, dtype=np.float32)  # weighted mean of the neighbours' scores
+        if self._boost is not None:
+            est = out[:, self._established_idx]
+            finite = np.isfinite(est)
+            if finite.all():
+                std = est.std(axis=1, dtype=np.float64)
+            else:
+                count = np.maximum(finite.sum(axis=1), 1)
+                mean = np.where(finite, est, 0.0).sum(axis=1) / count
+                std = np.sqrt((np.where(finite, est - mean[:, None], 0.0) ** 2).sum(axis=1) / count)
+            std[std <= 0] = 1.0
+            placed = placed + (std[:, None] * self._new_boost[None, :]).astype(np.float32)
+        out[:, self._new] = np.where(np.isfinite(placed), placed, -np.inf)
+        return out
 
     def _cold_scores(self, prefs: Preferences | None, attributes: dict[str, str | None]
                      ) -> tuple[np.ndarray, dict[int, str]]:
