@@ -19,4 +19,5 @@ COPY conf ./conf
 RUN pip install .
 
 EXPOSE 8000
-CMD ["recsys", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# the same command line tests/serve/test_dockerfile.py runs (no Docker daemon in CI)
+CMD ["recsys", "serve", "serve.host=0.0.0.0", "serve.port=8000", "tracking=none"]

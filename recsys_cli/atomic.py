@@ -198,6 +198,24 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def scratch(path: str | os.PathLike) -> Iterator[Path]:
+    """A scratch directory beside ``path`` for work that precedes writing it; removed on exit.
+
+    Named like ``path``'s temporaries, so what a killed process leaves is
+    removed by the next write of ``path`` (see :func:`recover`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    tmp = _tmp_sibling(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

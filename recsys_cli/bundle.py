@@ -1,42 +1,174 @@
-"""The export bundle: model + fallback + id maps + catalog + config + manifest.
+"""The export bundle: the one artifact the service loads.
 
-The one artifact the service loads. Every file's sha256 is in
-``manifest.json`` and is checked on load; arrays load without pickle.
+Layout (``FORMAT``; every file listed with its sha256 in ``manifest.json``,
+nested model manifests included, checked on load):
+
+    model/            the served model (``Recommender.save``)
+    fallback/         popularity, for shoppers the model cannot personalise
+    ids.npz           external user and item ids in index order
+    catalog.parquet   one row per item, in item-index order
+    users.parquet     one row per user (attributes), in user-index order
+    history.npz       every user's interactions over the windows the bundle saw
+                      (CSR: indptr, indices; per pair the strongest event and the
+                      last time) and ``known``: who the model personalises
+    features/         item text and side features of the fit (content cold start)
+    config.yaml, train_info.json, metrics.json
+
+Arrays load without pickle. The manifest also records what the served model
+saw: its fit windows, their event count and the cut-off (last event time).
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
-from recsys_cli import __version__
+from recsys_cli import __version__, layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.data.ids import IdMap, load_ids
-from recsys_cli.manifest import read_manifest, write_manifest
+from recsys_cli.errors import RecsysError
+from recsys_cli.manifest import MANIFEST, read_manifest, write_manifest
 from recsys_cli.models import Recommender, load_model
 
-FORMAT = "recsys-bundle/1"
+FORMAT_NAME = "recsys-bundle"
+FORMAT_VERSION = 2
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
+HISTORY = "history.npz"
+FEATURES = "features"
+
+# the strongest thing a shopper did with an item, for "because you bought X" explanations
+STRENGTH = {"view": 1, "click": 1, "rating": 1, "favorite": 2, "add_to_cart": 2, "purchase": 3}
+PURCHASE_CODE = STRENGTH["purchase"]
+STRENGTH_VERB = {0: "interacted with", 1: "viewed", 2: "added to your cart", 3: "bought"}
 
 
-def write_bundle(
-    dest: Path,
-    model_dir: Path,
-    ids_file: Path,
-    catalog: pl.DataFrame,
-    extra_files: dict[str, Path],
-    info: dict[str, Any],
-) -> dict[str, Any]:
+class BundleError(RecsysError):
+    """A bundle that cannot be served: missing, damaged, tampered with, or of another format."""
+
+
+@dataclass
+class History:
+    """Per user, the items they interacted with (CSR rows), how strongly and when last."""
+
+    matrix: sp.csr_matrix  # users x items, data = strength code (1 view .. 3 purchase), int8
+    last_ms: np.ndarray  # per non-zero, epoch milliseconds of the last interaction
+    known: np.ndarray  # bool per user: has history in the model's fit windows
+    weight: np.ndarray | None = None  # per non-zero, the summed event weights (what models are fit on)
+
+    def row(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A user's items, their summed weights and strongest event codes."""
+        m = self.matrix
+        lo, hi = m.indptr[user], m.indptr[user + 1]
+        weights = self.weight[lo:hi] if self.weight is not None else m.data[lo:hi].astype(np.float32)
+        return m.indices[lo:hi], weights, m.data[lo:hi]
+
+    def items_of(self, user: int) -> np.ndarray:
+        m = self.matrix
+        return m.indices[m.indptr[user] : m.indptr[user + 1]]
+
+
+def history_from_events(events: pl.DataFrame, n_users: int, n_items: int, fit_users: np.ndarray) -> History:
+    """``History`` from events with user_idx, item_idx, timestamp and (optionally) event."""
+    strength = (
+        pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
+        if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
+    )
+    weight = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
+    pairs = (
+        events.select("user_idx", "item_idx", strength.alias("s"), pl.col("timestamp").dt.epoch("ms").alias("t"),
+                      weight.alias("w"))
+        .group_by("user_idx", "item_idx").agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum())
+        .sort("user_idx", "item_idx")
+    )
+    rows = pairs["user_idx"].to_numpy().astype(np.int64)
+    cols = pairs["item_idx"].to_numpy().astype(np.int32)
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_users), out=indptr[1:])
+    matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), cols, indptr), shape=(n_users, n_items))
+    known = np.zeros(n_users, dtype=bool)
+    known[np.asarray(fit_users, dtype=np.int64)] = True
+    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
+                   weight=pairs["w"].to_numpy().astype(np.float32))
+
+
+def merge_history(history: History, events: pl.DataFrame, n_users: int, n_items: int) -> History:
+    """``history`` (grown to ``n_users`` x ``n_items``) with ``events`` folded in: strongest event, last time,
+    summed weight per pair. ``known`` is kept (new users start unknown)."""
+    m = history.matrix
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    weight = history.weight if history.weight is not None else m.data.astype(np.float32)
+    old = pl.DataFrame({"user_idx": rows, "item_idx": m.indices.astype(np.int64), "s": m.data.astype(np.int8),
+                        "t": history.last_ms.astype(np.int64), "w": weight.astype(np.float32)})
+    strength = (
+        pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
+        if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
+    )
+    w = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
+    new = events.select(pl.col("user_idx").cast(pl.Int64), pl.col("item_idx").cast(pl.Int64), strength.alias("s"),
+                        pl.col("timestamp").dt.epoch("ms").alias("t"), w.alias("w"))
+    pairs = (pl.concat([old, new]).group_by("user_idx", "item_idx")
+             .agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum()).sort("user_idx", "item_idx"))
+    users = pairs["user_idx"].to_numpy()
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), pairs["item_idx"].to_numpy().astype(np.int32),
+                            indptr), shape=(n_users, n_items))
+    known = np.zeros(n_users, dtype=bool)
+    known[: history.known.size] = history.known
+    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
+                   weight=pairs["w"].to_numpy().astype(np.float32))
+
+
+def save_history(path: Path, history: History) -> None:
+    m = history.matrix
+    with open(path, "wb") as fh:
+        np.savez(fh, indptr=m.indptr.astype(np.int64), indices=m.indices.astype(np.int32),
+                 strength=m.data.astype(np.int8), last_ms=history.last_ms.astype(np.int64),
+                 known=history.known.astype(bool), shape=np.array(m.shape, dtype=np.int64),
+                 weight=(history.weight if history.weight is not None else m.data).astype(np.float32))
+
+
+def load_history(path: Path) -> History:
+    with np.load(path, allow_pickle=False) as z:
+        shape = tuple(int(v) for v in z["shape"])
+        matrix = sp.csr_matrix((z["strength"], z["indices"], z["indptr"]), shape=shape)
+        return History(matrix=matrix, last_ms=z["last_ms"], known=z["known"].astype(bool), weight=z["weight"])
+
+
+@dataclass
+class BundleParts:
+    """What ``recsys export`` puts in a bundle."""
+
+    model_dir: Path  # holds model/ and fallback/
+    ids_file: Path
+    catalog: pl.DataFrame
+    users: pl.DataFrame | None
+    history: History
+    info: dict[str, Any]
+    features_dir: Path | None = None
+    extra_files: dict[str, Path] = field(default_factory=dict)
+
+
+def write_bundle(dest: Path, parts: BundleParts) -> dict[str, Any]:
+    """Write the bundle at ``dest`` atomically (a reader sees the old bundle or the new, whole)."""
     with atomic_dir(dest) as tmp:
-        shutil.copytree(model_dir / "model", tmp / "model")
-        shutil.copytree(model_dir / "fallback", tmp / "fallback")
-        shutil.copy2(ids_file, tmp / "ids.npz")
-        catalog.write_parquet(tmp / "catalog.parquet")
-        for name, path in extra_files.items():
+        shutil.copytree(parts.model_dir / "model", tmp / "model")
+        shutil.copytree(parts.model_dir / "fallback", tmp / "fallback")
+        shutil.copy2(parts.ids_file, tmp / layout.IDS)
+        parts.catalog.write_parquet(tmp / "catalog.parquet")
+        if parts.users is not None:
+            parts.users.write_parquet(tmp / layout.USERS)
+        save_history(tmp / HISTORY, parts.history)
+        if parts.features_dir is not None and parts.features_dir.is_dir():
+            shutil.copytree(parts.features_dir, tmp / FEATURES)
+        for name, path in parts.extra_files.items():
             if path.is_file():
                 shutil.copy2(path, tmp / name)
         return write_manifest(
@@ -45,9 +177,23 @@ def write_bundle(
                 "format": FORMAT,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "recsys_version": __version__,
-                **info,
+                **parts.info,
             },
         )
+
+
+def check_format(manifest: dict[str, Any], path: Path) -> None:
+    """A clear error for a bundle of another format, instead of a crash further on."""
+    fmt = manifest.get("format")
+    name, _, version = str(fmt).partition("/")
+    if not isinstance(fmt, str) or name != FORMAT_NAME or not version.isdigit():
+        raise BundleError(f"{path / MANIFEST}: format {fmt!r} is not a recsys bundle ({FORMAT})")
+    if int(version) > FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {fmt} is newer than this recsys {__version__} reads ({FORMAT}); upgrade recsys"
+        )
+    if int(version) < FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {fmt} was written by an older recsys; run `recsys export` again")
 
 
 @dataclass
@@ -59,13 +205,48 @@ class Bundle:
     users: IdMap
     items: IdMap
     catalog: pl.DataFrame
+    user_table: pl.DataFrame | None
+    history: History
+    features: Any = None  # recsys_cli.features.store.Features when the bundle has features/
+
+    @property
+    def version(self) -> str:
+        """A short name of this exact bundle: the first 12 hex of its manifest's sha256."""
+        from recsys_cli.manifest import sha256_file
+
+        return sha256_file(self.path / MANIFEST)[:12]
 
 
-def read_bundle(path: Path) -> Bundle:
-    """Load a bundle, verifying every checksum first."""
+def read_manifest_checked(path: Path) -> dict[str, Any]:
+    """The bundle's manifest after its format and every file's checksum were checked."""
     path = Path(path)
-    manifest = read_manifest(path, verify=True)
-    users, items = load_ids(path / "ids.npz")
+    if not path.is_dir():
+        raise BundleError(f"{path}: no bundle there (run `recsys export` first)")
+    manifest = read_manifest(path, verify=False)
+    check_format(manifest, path)
+    return read_manifest(path, verify=True)
+
+
+def read_bundle(path: Path, mmap: bool = False) -> Bundle:
+    """Load a bundle, verifying its format and every checksum first.
+
+    ``mmap``: model arrays are memory-mapped read-only (several server
+    processes share one copy of the pages).
+    """
+    path = Path(path)
+    if mmap:
+        from recsys_cli.models.store import memory_mapped
+
+        with memory_mapped():
+            return read_bundle(path)
+    manifest = read_manifest_checked(path)
+    users, items = load_ids(path / layout.IDS)
+    features = None
+    if (path / FEATURES / "tfidf.npz").is_file():
+        from recsys_cli.features.store import load_features
+
+        features = load_features(path / FEATURES)
+    user_file = path / layout.USERS
     return Bundle(
         path=path,
         manifest=manifest,
@@ -74,4 +255,7 @@ def read_bundle(path: Path) -> Bundle:
         users=users,
         items=items,
         catalog=pl.read_parquet(path / "catalog.parquet"),
+        user_table=pl.read_parquet(user_file) if user_file.is_file() else None,
+        history=load_history(path / HISTORY),
+        features=features,
     )

@@ -21,30 +21,61 @@ from recsys_cli.schema import bound, from_dict, to_dict
 # --------------------------------------------------------------------------- data
 
 
+Column = str | list[str]
+"""A column name, or candidates: the first one the file has (``[parent_asin, asin]``)."""
+
+
 @dataclass
 class ColumnsConfig:
     """Column mapping of a generic event log (``data=events``)."""
 
-    user: str = "user_id"
-    item: str = "item_id"
-    timestamp: str = "timestamp"
-    event: str | None = "event"
-    rating: str | None = None
-    price: str | None = None
-    session: str | None = None
-    device: str | None = None
+    user: Column = "user_id"
+    item: Column = "item_id"
+    timestamp: Column = "timestamp"
+    event: Column | None = "event"
+    rating: Column | None = None
+    price: Column | None = None
+    session: Column | None = None
+    device: Column | None = None
+    quantity: Column | None = None  # units bought; data.preprocess.quantity_weight makes it the weight
+    text: Column | None = None  # free text of the event (a review); features.text_fields: [reviews]
 
 
 @dataclass
 class ItemColumnsConfig:
     """Column mapping of an optional item catalog next to an event log."""
 
-    item: str = "item_id"
-    title: str | None = "title"
-    description: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    price: str | None = None
+    item: Column = "item_id"
+    title: Column | None = "title"
+    description: Column | None = None
+    category: Column | None = None
+    brand: Column | None = None
+    price: Column | None = None
+
+
+@dataclass
+class RowFilter:
+    """Rows to leave out (returns, cancellations, test orders): every condition given must hold.
+
+    ``prefix``: the text starts with it; ``equals``: the text is one of these;
+    ``lt``/``le``/``gt``/``ge``: the number compares so. Counted in the ingest
+    report under ``label`` (default: the condition).
+    """
+
+    column: Column
+    label: str | None = None
+    prefix: str | None = None
+    equals: list[str] | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.prefix is None and self.equals is None and all(
+            v is None for v in (self.lt, self.le, self.gt, self.ge)
+        ):
+            raise ConfigError(f"data.exclude ({self.column}): give a condition: prefix, equals, lt, le, gt or ge")
 
 
 @dataclass
@@ -53,28 +84,41 @@ class PreprocessConfig:
     min_user_interactions: int = bound(1, ge=1)
     min_item_interactions: int = bound(1, ge=1)
     event_weights: dict[str, float] = field(
-        default_factory=lambda: {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "rating": 1.0}
+        default_factory=lambda: {"view": 1.0, "add_to_cart": 3.0, "purchase": 5.0, "favorite": 2.0, "rating": 1.0}
     )
     drop_unknown_events: bool = True
     rating_threshold: float | None = None
     rating_as_weight: bool = False
+    quantity_weight: Literal["none", "linear", "log"] = "none"  # weight x quantity, or x (1 + ln quantity)
 
 
 @dataclass
 class DataConfig:
-    source: Literal["synthetic", "movielens", "events"] = "synthetic"
+    source: Literal["synthetic", "movielens", "events", "eventstore"] = "synthetic"
     seed: int = 42
-    scale: Literal["tiny", "small", "medium", "full"] = "small"
+    scale: Literal["tiny", "small", "medium", "full", "xl"] = "small"
     path: str | None = None
     format: str = "auto"
     url: str | None = None
     sha256: str | None = None
+    header: bool = True  # false: the file starts with data; data.names lists its columns
+    names: list[str] | None = None
+    separator: str | None = None  # null: from the suffix (.tsv) or the first line
+    encoding: Literal["auto", "utf8", "latin-1", "cp1252"] = "auto"  # auto: UTF-8, else Latin-1
+    chunk_rows: int = bound(500_000, ge=1)  # rows read at a time
     timestamp_unit: Literal["auto", "s", "ms", "us", "ns", "iso"] = "auto"
-    timestamp_format: str | None = None
+    timestamp_format: str | list[str] | None = None  # strftime pattern(s) for text timestamps, tried in order
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    event_map: dict[str, str] = field(default_factory=dict)  # the log's event values -> view, add_to_cart, ...
+    on_missing: Literal["error", "drop"] = "error"  # a row without user, item, timestamp (or event)
+    exclude: list[RowFilter] = field(default_factory=list)
     items_path: str | None = None
     item_columns: ItemColumnsConfig = field(default_factory=ItemColumnsConfig)
+    category_separator: str | None = None  # the file's separator inside a category path ("."), read as " > "
+    on_bad_price: Literal["error", "null"] = "error"  # a catalog price that is no price ("n/a", page junk)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    store: str | None = None  # data=eventstore: the event store (null: serve.events)
+    base_path: str | None = None  # data=eventstore: earlier events (an interim events.parquet) to learn from too
 
 
 # -------------------------------------------------------------------------- split
@@ -251,9 +295,173 @@ class TrainConfig:
 
 
 @dataclass
+class RulesConfig:
+    """Business rules of ``recsys batch-recommend`` (none by default: the lists ``recsys serve`` answers)."""
+
+    exclude: Literal["seen", "purchased", "none"] = "seen"  # what a shopper did that is never listed again
+    categories: list[str] = field(default_factory=list)  # only these categories (a path prefix: "Home" or "Home > Bath")
+    exclude_categories: list[str] = field(default_factory=list)  # never these categories
+    price_min: float | None = bound(None, ge=0.0)
+    price_max: float | None = bound(None, ge=0.0)
+    max_per_category: int | None = bound(None, ge=1)  # at most this many items of one category in a list
+
+    def __post_init__(self) -> None:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ConfigError(f"recommend.rules.price_min: {self.price_min} is above price_max={self.price_max}")
+
+    @property
+    def active(self) -> bool:
+        return (self.exclude != "seen" or bool(self.categories) or bool(self.exclude_categories)
+                or self.price_min is not None or self.price_max is not None or self.max_per_category is not None)
+
+
+@dataclass
 class RecommendConfig:
     k: int = bound(10, ge=1)
-    batch_size: int = bound(4096, ge=1)
+    batch_size: int = bound(4096, ge=1)  # users scored at once: memory is bounded by batch_size x items
+    threads: int = bound(0, ge=0)  # batches scored in parallel (0: one per core)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+
+
+@dataclass
+class EngineConfig:
+    """How stages compute: ``local`` (numpy/polars/implicit) or ``spark`` (Apache Spark, the ``.[spark]`` extra).
+
+    Both write the same files (``recsys_cli/layout.py``), so any stage can follow either.
+    """
+
+    name: Literal["local", "spark"] = "local"
+    master: str = "local[*]"  # spark://host:7077, yarn, k8s://... for a cluster
+    partitions: int = bound(8, ge=1)  # spark.sql.shuffle.partitions and the ALS blocks
+    driver_memory: str = "4g"
+    conf: dict[str, str] = field(default_factory=dict)  # any other spark.* setting
+
+
+@dataclass
+class NewItemsConfig:
+    """Products without interactions: placed by content, lifted by a promotional boost that decays with age."""
+
+    boost: float = bound(0.5, ge=0.0)  # a brand-new product's lift, in standard deviations of the shopper's scores
+    half_life_days: float = bound(14.0, gt=0.0)  # the boost halves every this many days after launch
+    max_age_days: float = bound(90.0, gt=0.0)  # no boost after this age
+    clock: Literal["data", "wall"] = "data"  # age from the newest event the bundle saw, or from now
+
+
+@dataclass
+class ColdStartConfig:
+    """Shoppers with no history: preferences / demographics, diversified by MMR."""
+
+    mmr_lambda: float = bound(0.7, ge=0.0, le=1.0)  # 1: relevance only; lower: more diverse lists
+    mmr_pool: int = bound(200, ge=1)  # candidates MMR chooses from
+    segment_weight: float = bound(1.0, ge=0.0)  # weight of "popular with shoppers like you"
+    preference_weight: float = bound(1.0, ge=0.0)  # weight of matching the stated categories, brands, price
+
+
+@dataclass
+class RetrievalConfig:
+    """Two-stage retrieval: candidates from an ANN index + co-visitation + popularity, then the model ranks."""
+
+    candidates: int = bound(0, ge=0)  # 0: score the whole catalog (exact); N: rank only N candidates
+    min_items: int = bound(20000, ge=0)  # only for catalogs at least this large
+    index: Literal["auto", "faiss", "usearch", "exact"] = "auto"
+    covisit: int = bound(100, ge=0)  # candidates from co-visitation with the shopper's recent items
+    popular: int = bound(50, ge=0)  # candidates from popularity
+
+
+@dataclass
+class ServeConfig:
+    """``recsys serve``: the HTTP API over one bundle (see recsys_cli/serve/)."""
+
+    host: str = "127.0.0.1"  # loopback unless told otherwise
+    port: int = bound(8000, ge=0, le=65535)
+    workers: int = bound(1, ge=1)
+    default_k: int = bound(10, ge=1)
+    max_k: int = bound(100, ge=1)
+    max_body_bytes: int = bound(65536, ge=256)  # larger request bodies get 413
+    max_batch: int = bound(1000, ge=1)  # events in one /feedback batch
+    admin_token: str | None = None  # bearer token of /admin/*; else $RECSYS_ADMIN_TOKEN; unset: admin disabled
+    cache: str = "memory"  # memory | none | redis://host:port/db
+    cache_size: int = bound(10000, ge=1)  # responses kept by the in-process LRU
+    cache_ttl: float = bound(300.0, gt=0.0)  # seconds a cached response lives (redis)
+    explain: bool = True  # an explanation per item
+    log_requests: bool = True  # one JSON line per request on stderr
+    new_items: NewItemsConfig = field(default_factory=NewItemsConfig)
+    cold_start: ColdStartConfig = field(default_factory=ColdStartConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    events: str = "sqlite"  # the event store: sqlite (<data>/events/events.db) | sqlite:///PATH | postgresql://... | none
+
+    def __post_init__(self) -> None:
+        if not (self.events in ("sqlite", "none") or self.events.startswith(("sqlite:///", "postgresql://",
+                                                                                 "postgres://"))):
+            raise ConfigError(f"serve.events: {self.events!r}; use sqlite, none, sqlite:///PATH or postgresql://...")
+        if self.default_k > self.max_k:
+            raise ConfigError(f"serve.default_k: {self.default_k} is above serve.max_k={self.max_k}")
+        if not (self.cache in ("memory", "none") or self.cache.startswith(("redis://", "rediss://", "unix://"))):
+            raise ConfigError(f"serve.cache: {self.cache!r}; use memory, none or a redis:// URL")
+
+
+@dataclass
+class ABArmConfig:
+    name: str
+    bundle: str | None = None  # a bundle directory (relative to paths.root); null: the served bundle
+    weight: float = bound(1.0, gt=0.0)
+    serve: dict[str, Any] = field(default_factory=dict)  # serve.* overrides for this arm
+
+
+@dataclass
+class ABConfig:
+    """An online experiment (``recsys serve`` runs it; ``recsys ab report|simulate`` read and drive it)."""
+
+    name: str | None = None  # null: no experiment
+    allocation: Literal["hashed", "thompson", "ucb1"] = "hashed"
+    reward: Literal["click", "purchase"] = "click"  # a list's success: a click, or a purchase (conversion)
+    salt: str | None = None  # hashed split salt (default: the name)
+    arms: list[ABArmConfig] = field(default_factory=list)
+    start: bool = True  # `recsys serve` creates and starts it unless it was stopped or promoted
+    requests: int = bound(20000, ge=1)  # simulate: requests to send
+    concurrency: int = bound(8, ge=1)  # simulate: requests in flight
+    seed: int = 0  # simulate: shoppers and their clicks
+    url: str | None = None  # simulate: the server (default http://serve.host:serve.port)
+    alpha: float = bound(0.05, gt=0.0, lt=0.5)  # report: 1 - confidence of the intervals
+    bootstrap: int = bound(2000, ge=100)  # report: resamples for revenue intervals
+
+
+@dataclass
+class S3Config:
+    """Where bundles go and come from on S3 (or any S3-compatible store).
+
+    Unset values come from the standard AWS settings: ``AWS_ENDPOINT_URL``,
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY`` (or a profile / instance role), as boto3 reads them.
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    cache_dir: str | None = None  # where `recsys serve bundle=s3://...` keeps its verified copy (null: ~/.cache/recsys/bundles)
+
+
+@dataclass
+class ExportConfig:
+    """What ``recsys export`` bundles (and ``recsys batch-recommend`` then serves from)."""
+
+    production: bool = True  # refit the model on every window (train+valid+test) with the tuned params
+    uri: str | None = None  # s3://bucket/prefix: also upload the bundle (manifest last)
+
+    def __post_init__(self) -> None:
+        if self.uri is not None and not self.uri.startswith("s3://"):
+            raise ConfigError(f"export.uri: {self.uri!r} is not an s3://bucket/prefix location")
+
+
+@dataclass
+class UpdateConfig:
+    """``recsys update``: fold a batch of new events into a bundle without a full retrain."""
+
+    events: str | None = None  # the new events (CSV/Parquet/JSON lines with the interim events columns)
+    out: str | None = None  # where the new bundle goes (null: replace the bundle in place)
+    sweeps: int = bound(2, ge=1)  # alternating re-solves of the touched users and items
+    retrain: bool = False  # refit the model from scratch on the whole new history instead (the baseline)
 
 
 @dataclass
@@ -325,7 +533,22 @@ class Config:
     paths: PathsConfig
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    ab: ABConfig = field(default_factory=ABConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    s3: S3Config = field(default_factory=S3Config)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+    bundle: str | None = None  # the bundle `recsys serve` / `recsys tui` load (default: paths.bundle)
     seed: int = 42
+
+    @property
+    def bundle_path(self) -> Path:
+        """The bundle `export` writes and `serve` / `tui` / `batch-recommend` read (relative to paths.root)."""
+        if not self.bundle:
+            return self.paths.bundle
+        path = Path(self.bundle)
+        return path if path.is_absolute() or "://" in self.bundle else Path(self.paths.root) / path
 
     def to_dict(self) -> dict[str, Any]:
         out = to_dict(self)
@@ -338,7 +561,7 @@ class Config:
 
 # --------------------------------------------------------------------- composing
 
-GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "experiment")
+GROUPS = ("data", "split", "features", "model", "tune", "eval", "paths", "tracking", "serve", "ab", "engine", "experiment")
 
 
 def conf_dir() -> Path:
@@ -380,12 +603,95 @@ def compose(overrides: list[str] | None = None, directory: Path | None = None) -
     overrides = list(overrides or [])
     directory = directory or conf_dir()
     _check_group_choices(overrides, directory)
+    hydra_overrides, assignments = _split_assignments(overrides)
     try:
         with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="recsys"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
+            cfg = hydra_compose(config_name="config", overrides=hydra_overrides)
+            for key, value, free in assignments:
+                _assign(cfg, key, value, free)
             return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain_hydra_error(exc, overrides, directory)) from None
+
+
+def _split_assignments(overrides: list[str]) -> tuple[list[str], list[tuple[str, Any, bool]]]:
+    """Plain ``key=value`` overrides that Hydra would merge where users expect a replacement.
+
+    Hydra merges a mapping value into an existing mapping (``key={a: 1}`` keeps
+    the old keys, and fails on new ones in a struct config), and refuses a new
+    key inside a free-form mapping without ``+``. Two kinds of plain override
+    are therefore set after composition instead: a mapping value replaces the
+    node (``data.preprocess.event_weights={pv: 1, buy: 5}``), and a key under a
+    free-form mapping of the schema (``dict[str, ...]``, e.g.
+    ``data.event_map.pv=view``) is added or changed. Returns Hydra's overrides
+    and these (key, value, is-in-a-free-form-mapping).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    kept: list[str] = []
+    assignments: list[tuple[str, Any, bool]] = []
+    for line in overrides:
+        try:
+            override = parser.parse_override(line)
+        except HydraException:
+            kept.append(line)  # Hydra reports the syntax error with its own message
+            continue
+        key = override.key_or_group
+        if override.type != OverrideType.CHANGE or override.package is not None or override.is_sweep_override():
+            kept.append(line)
+            continue
+        value = override.value()
+        free = _under_free_mapping(key.split("."))
+        if isinstance(value, dict) or free:
+            assignments.append((key, _plain_value(value), free))
+        else:
+            kept.append(line)
+    return kept, assignments
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+def _under_free_mapping(parts: list[str]) -> bool:
+    """Whether a proper prefix of the dotted key is a free-form ``dict[...]`` field of the schema."""
+    import dataclasses
+    import types
+    import typing
+
+    node: Any = Config
+    for part in parts[:-1]:
+        if not dataclasses.is_dataclass(node) or node is ModelConfig:  # model.* is checked by the model
+            return False
+        tp = typing.get_type_hints(node).get(part)
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = options[0] if len(options) == 1 else None
+        if tp is dict or typing.get_origin(tp) is dict:
+            return True
+        node = tp
+    return False
+
+
+def _assign(cfg: Any, key: str, value: Any, free: bool) -> None:
+    """Set ``key`` to ``value`` in the composed config, replacing what was there."""
+    from omegaconf import OmegaConf
+
+    missing = object()
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key, default=missing) if parent_key else cfg
+    exists = OmegaConf.select(cfg, key, default=missing) is not missing
+    if not exists and not free:
+        allowed = ", ".join(sorted(str(k) for k in parent)) if OmegaConf.is_dict(parent) else "(none)"
+        raise ConfigError(f"{key}: unknown key; allowed: {allowed}")
+    OmegaConf.update(cfg, key, value, merge=False, force_add=free)
 
 
 def _check_group_choices(overrides: list[str], directory: Path) -> None:

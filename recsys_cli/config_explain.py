@@ -46,6 +46,7 @@ class _Source:
     label: str
     keys: frozenset[Path_]  # leaf paths it sets (a list or scalar value is a leaf)
     note: str = ""
+    replaces: Path_ | None = None  # a mapping override replaces this subtree: earlier sources no longer set it
 
 
 def explain(
@@ -62,7 +63,7 @@ def explain(
         sources = _compose_sources(overrides, directory or config_module.conf_dir())
     entries = []
     for path, value in _leaves(_full_mapping(cfg)).items():
-        source = next((s for s in reversed(sources) if _sets(s.keys, path)), None)
+        source = _source_of(sources, path)
         entries.append(
             Entry(".".join(path), value, source.label if source else DEFAULT, source.note if source else "")
         )
@@ -107,6 +108,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _source_of(sources: list[_Source], path: Path_) -> _Source | None:
+    """The last source that sets ``path``; none (a default) once a replacing override cleared it."""
+    for source in reversed(sources):
+        if _sets(source.keys, path):
+            return source
+        if source.replaces is not None and path[: len(source.replaces)] == source.replaces:
+            return None
+    return None
+
+
 def _sets(keys: frozenset[Path_], path: Path_) -> bool:
     """A source sets ``path`` when it sets it, or sets one of its parents as a whole."""
     return any(path[:i] in keys for i in range(1, len(path) + 1))
@@ -140,8 +151,11 @@ def _compose_sources(overrides: list[str], directory: Path) -> list[_Source]:
             for override in defaults.overrides.config_overrides:
                 if override.type == OverrideType.DEL:
                     continue
-                keys = frozenset(_leaves(_plain(override.value()), tuple(override.key_or_group.split("."))))
-                sources.append(_Source(f"override {override.input_line}", keys))
+                value, where = _plain(override.value()), tuple(override.key_or_group.split("."))
+                keys = frozenset(_leaves(value, where))
+                # a plain key={...} replaces the mapping (config.compose), the + forms merge as Hydra does
+                replaces = where if override.type == OverrideType.CHANGE and isinstance(value, dict) else None
+                sources.append(_Source(f"override {override.input_line}", keys, replaces=replaces))
             return sources
     except HydraException as exc:  # compose() above has already named bad keys; this is a safety net
         raise ConfigError(f"config: {str(exc).strip().splitlines()[0]}") from None

@@ -23,3 +23,9 @@ class StageInputError(RecsysError):
     """A stage's input is missing: an earlier stage has not run."""
 
     exit_code = 1
+
+
+class TooLarge(RecsysError):
+    """A model cannot fit this data within its configured budget (a hybrid leaves such a component out)."""
+
+    exit_code = 1

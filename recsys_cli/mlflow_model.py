@@ -9,7 +9,8 @@ the bundle (checksums verified) from ``context.artifacts["bundle"]``.
 column; a list; ``{"user_id": [...]}``), top-K items out, one row per user:
 ``user_id``, ``item_ids`` (external ids, best first), ``scores``, ``fallback``
 (true where the user has no train history or is unknown, and got the popularity
-fallback). ``k`` comes from the request's params (default: the bundle's
+fallback). It is a thin adapter over ``recsys_cli.service.RecommenderService``,
+the same service ``recsys serve`` and ``recsys batch-recommend`` use. ``k`` comes from the request's params (default: the bundle's
 ``recommend.k``, else 10). Items a user has interacted with in any window are
 not recommended again, as in ``recsys batch-recommend``.
 """
@@ -21,34 +22,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-HISTORY = "history.npz"  # in the bundle: seen items per user (CSR) and which users have train history
 DEFAULT_K = 10
 
 
 class BundleRecommender:
-    """Top-K for external user ids from a loaded bundle; unknown or cold users get the fallback."""
+    """The pyfunc's view of :class:`~recsys_cli.service.RecommenderService`: top-K rows for user ids."""
 
     def __init__(self, path: Path) -> None:
-        from recsys_cli.bundle import read_bundle
+        from recsys_cli.service import RecommenderService
 
-        self.bundle = read_bundle(path)
-        n_users, n_items = len(self.bundle.users), len(self.bundle.items)
-        history = Path(path) / HISTORY
-        if history.is_file():
-            with np.load(history, allow_pickle=False) as z:
-                seen = sp.csr_matrix((np.ones(z["indices"].size, dtype=np.float32), z["indices"], z["indptr"]),
-                                     shape=(n_users, n_items))
-                known = z["known"].astype(bool)
-        else:  # an older bundle: no history to exclude; every indexed user counts as known
-            seen = sp.csr_matrix((n_users, n_items), dtype=np.float32)
-            known = np.ones(n_users, dtype=bool)
-        # one empty row at the end stands for unknown users
-        self.seen = sp.vstack([seen, sp.csr_matrix((1, n_items), dtype=np.float32)], format="csr")
-        self.known = known
+        self.service = RecommenderService.load(path)
+        self.bundle = self.service.bundle
         self.default_k = int(self._configured_k() or DEFAULT_K)
 
     def _configured_k(self) -> int | None:
@@ -65,25 +52,13 @@ class BundleRecommender:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         ids = [str(u) for u in user_ids]
-        idx = self.bundle.users.index(ids) if ids else np.zeros(0, dtype=np.int32)
-        warm = (idx >= 0) & self.known[np.maximum(idx, 0)] if len(self.known) else np.zeros(len(ids), dtype=bool)
-        rows = np.where(idx >= 0, idx, self.seen.shape[0] - 1)
-        items = np.full((len(ids), k), -1, dtype=np.int64)
-        scores = np.full((len(ids), k), -np.inf, dtype=np.float64)
-        for mask, model in ((warm, self.bundle.model), (~warm, self.bundle.fallback)):
-            sel = np.flatnonzero(mask)
-            if sel.size == 0:
-                continue
-            users = np.where(warm[sel], idx[sel], 0).astype(np.int64)  # the fallback ranks the same for anyone
-            recs = model.recommend(users, k, self.seen[rows[sel]])
-            items[sel], scores[sel] = recs.items, recs.scores
-        external = self.bundle.items.external(items)
+        lists = self.service.recommend_many(ids, k)
         return pd.DataFrame(
             {
                 "user_id": ids,
-                "item_ids": [[str(i) for i, j in zip(ext, row) if j >= 0] for ext, row in zip(external, items)],
-                "scores": [[float(s) for s, j in zip(srow, row) if j >= 0] for srow, row in zip(scores, items)],
-                "fallback": ~warm,
+                "item_ids": [[i.item_id for i in rec.items] for rec in lists],
+                "scores": [[i.score for i in rec.items] for rec in lists],
+                "fallback": np.array([rec.strategy != "personalised" for rec in lists], dtype=bool),
             }
         )
 

@@ -53,3 +53,10 @@ stdout = Console()
 
 def status(message: str) -> None:
     console.print(f"[bold cyan]recsys[/] {message}")
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    from rich.markup import escape
+
+    console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -133,8 +133,17 @@ def rank_one(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> t
     kk = min(k, row.size)
     if kk == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    top = top_columns(row[None, :], kk)[0]
+    if kk < row.size:
+        top = np.argpartition(-row, kk - 1)[:kk]
+        kth = row[top].min()
+        if kth > -np.inf and np.count_nonzero(row == kth) > np.count_nonzero(row[top] == kth):
+            above = np.flatnonzero(row > kth)  # a tie at the cut: the lowest-indexed of the tied
+            top = np.concatenate([above, np.flatnonzero(row == kth)[: kk - above.size]])
+    else:
+        top = np.arange(row.size)
     vals = row[top]
+    order = np.lexsort((top, -vals))
+    top, vals = top[order], vals[order]
     keep = vals > -np.inf
     return top[keep].astype(np.int32), vals[keep]
 

@@ -77,3 +77,33 @@ def test_params_file_rejects_group_overrides(tmp_path: Path) -> None:
     path.write_text(config.load().to_yaml())
     with pytest.raises(ConfigError, match="only plain key=value"):
         config.load(["model=popularity"], params_file=path)
+
+
+def test_mapping_override_replaces_the_mapping() -> None:
+    """``key={...}`` replaces a mapping, as Hydra users expect (Hydra alone merges, and fails on new keys)."""
+    cfg = config.load(["data=events", "data.preprocess.event_weights={pv:1,cart:3,buy:5}"])
+    assert cfg.data.preprocess.event_weights == {"pv": 1.0, "cart": 3.0, "buy": 5.0}
+    cfg = config.load(["data=events", "data.columns={user: CustomerID, item: StockCode}"])
+    assert (cfg.data.columns.user, cfg.data.columns.item) == ("CustomerID", "StockCode")
+    assert cfg.data.columns.timestamp == "timestamp"  # keys the new mapping leaves out: schema defaults
+
+
+def test_new_key_in_a_free_form_mapping_needs_no_plus() -> None:
+    cfg = config.load(["data=events", "data.preprocess.event_weights={pv:1}", "data.preprocess.event_weights.fav=2"])
+    assert cfg.data.preprocess.event_weights == {"pv": 1.0, "fav": 2.0}
+    cfg = config.load(["data=events", "data.event_map.pv=view"])
+    assert cfg.data.event_map == {"pv": "view"}
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("data.columnz={a: 1}", "data.columnz: unknown key; allowed: category_separator, chunk_rows, columns,"),
+        ("data.preprocess.event_weights={pv: lots}", "data.preprocess.event_weights.pv: expected a number, got 'lots'"),
+        ("data.columns={user: a, shopper: b}", "data.columns.shopper: unknown key; allowed:"),
+    ],
+)
+def test_mapping_override_errors_name_the_key(override: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config.load(["data=events", override])
+    assert needle in str(info.value) and "\n" not in str(info.value)

@@ -121,7 +121,10 @@ def test_a_dict_override_sets_only_its_own_leaves(conf: Path) -> None:
     e = _by_key(explain(["tune.space.factors={type: int, low: 1, high: 3}"], directory=conf))
     assert e["tune.space.factors.high"].source == "override tune.space.factors={type: int, low: 1, high: 3}"
     assert e["tune.space.factors.high"].value == 3.0
-    # Hydra merges the dict into the group's: log is still tune/als.yaml's
+    # the mapping replaces the group's (config.compose): log is back to its schema default
+    assert e["tune.space.factors.log"].source == "default" and e["tune.space.factors.log"].value is False
+    e = _by_key(explain(["+tune.space.factors={type: int, low: 1, high: 3}"], directory=conf))
+    # the + form merges as Hydra does: log is still tune/als.yaml's
     assert e["tune.space.factors.log"].source == "group tune/als.yaml" and e["tune.space.factors.log"].value is True
 
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from recsys_cli import config, models
-from recsys_cli.stages import batch_recommend, evaluate, features, ingest, split, train
+from recsys_cli.stages import batch_recommend, evaluate, export, features, ingest, split, train
 
 # small and fast, but each model's real code path (and its configured thread count)
 FAST: dict[str, list[str]] = {
@@ -123,7 +123,8 @@ def test_train_and_eval_twice_give_identical_metrics_and_artifacts_name_their_co
         runs.append(json.loads((cfg.paths.reports_dir / "metrics.json").read_text()))
     assert runs[0] == runs[1]
     assert "ndcg@10.ci_low" in runs[0]  # the bootstrap intervals are part of what must repeat
-    # the trained model and the batch recommendations carry the config they were made with
+    # the trained model and the batch recommendations (served from the bundle) carry the config they were made with
+    export.run(cfg)  # tracking=none
     batch_recommend.run(cfg)
     for saved in (cfg.paths.models / "als" / "config.yaml", cfg.paths.recs / "config.yaml"):
         assert config.load(params_file=saved) == cfg, saved

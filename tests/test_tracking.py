@@ -16,7 +16,7 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 
 runner = CliRunner()
-STAGES = ["ingest", "split", "features", "tune", "train", "eval", "batch-recommend", "export"]
+STAGES = ["ingest", "split", "features", "tune", "train", "eval", "export", "batch-recommend"]
 
 
 def _client(root: Path) -> MlflowClient:

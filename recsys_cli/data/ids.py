@@ -9,11 +9,20 @@ import polars as pl
 
 
 class IdMap:
-    """A sorted, immutable vocabulary of external ids."""
+    """An immutable vocabulary of external ids: index ``i`` is ``ids[i]``.
 
-    def __init__(self, ids: np.ndarray | list[str]) -> None:
+    A new vocabulary is sorted (``IdMap(values)``, ``from_values``). Once saved,
+    a map is append-only: ``load_ids`` keeps the saved order and ``append``
+    gives new ids the next indices, so a new user or product never shifts the
+    index of one a model or bundle already knows (``recsys update``).
+    """
+
+    def __init__(self, ids: np.ndarray | list[str], keep_order: bool = False) -> None:
         arr = np.asarray(ids, dtype=str)
-        if arr.size and np.any(arr[1:] <= arr[:-1]):
+        if keep_order:
+            if np.unique(arr).size != arr.size:
+                raise ValueError("IdMap: duplicate ids in an ordered vocabulary")
+        elif arr.size and np.any(arr[1:] <= arr[:-1]):
             arr = np.unique(arr)
         self.ids = arr
         self._frame = pl.DataFrame({"id": self.ids, "idx": np.arange(self.ids.size, dtype=np.int32)})
@@ -22,6 +31,15 @@ class IdMap:
     def from_values(cls, *columns: pl.Series | list[str]) -> IdMap:
         values = pl.concat([pl.Series(c, dtype=pl.Utf8) for c in columns]).drop_nulls().unique().sort()
         return cls(values.to_numpy().astype(str))
+
+    def append(self, values: pl.Series | list[str] | np.ndarray) -> IdMap:
+        """This map plus the ids of ``values`` it does not know, in first-seen order, at the end."""
+        series = pl.Series("id", values, dtype=pl.Utf8) if not isinstance(values, pl.Series) else values.cast(pl.Utf8)
+        new = series.drop_nulls().unique(maintain_order=True)
+        new = new.filter(pl.Series(self.index(new) < 0))
+        if new.len() == 0:
+            return self
+        return IdMap(np.concatenate([self.ids, new.to_numpy().astype(str)]), keep_order=True)
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -46,4 +64,4 @@ def save_ids(path: Path, users: IdMap, items: IdMap) -> None:
 
 def load_ids(path: Path) -> tuple[IdMap, IdMap]:
     with np.load(path, allow_pickle=False) as z:
-        return IdMap(z["users"]), IdMap(z["items"])
+        return IdMap(z["users"], keep_order=True), IdMap(z["items"], keep_order=True)

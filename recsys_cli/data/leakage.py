@@ -42,9 +42,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from recsys_cli import layout
 from recsys_cli.errors import DataError, StageInputError
 
-WINDOWS = ("train", "valid", "test")
+WINDOWS = layout.WINDOWS
 EXTRA_WINDOWS = ("foldin",)  # read when the split wrote them (user_holdout: held-out users' early history)
 KEY = ("user_idx", "item_idx", "timestamp")
 _EPOCH = datetime(1970, 1, 1)
@@ -162,13 +163,13 @@ class Cutoff:
         count, and its hash where the report records one), so an edited
         ``train.parquet`` cannot smuggle events past the guard.
         """
-        report_path = processed / "split_report.json"
+        report_path = processed / layout.SPLIT_REPORT
         if not report_path.is_file():
             raise StageInputError(f"{report_path} not found: run `recsys split` first")
         info = json.loads(report_path.read_text())
         windows: dict[str, WindowStats] = {}
         for name in (*WINDOWS, *EXTRA_WINDOWS):
-            path = processed / f"{name}.parquet"
+            path = processed / layout.window_file(name)
             if not path.is_file():
                 if name in EXTRA_WINDOWS:
                     continue

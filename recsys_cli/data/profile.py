@@ -86,12 +86,16 @@ def profile(events: pl.DataFrame, items: pl.DataFrame | None = None) -> dict[str
 
     if events["device"].null_count() < events.height:
         dev = events.group_by("device").len()
-        out["device_mix"] = {k: _r(v / events.height, 3) for k, v in sorted(dev.iter_rows())}
+        out["device_mix"] = {(k if k is not None else "unknown"): _r(v / events.height, 3)
+                             for k, v in sorted(dev.iter_rows(), key=lambda kv: (kv[0] is None, kv[0] or ""))}
 
     if items is not None and items.height and items["category"].null_count() < items.height:
         top = items.select("item_id", top=pl.col("category").str.split(" > ").list.first())
         joined = events.join(top, on="item_id", how="left")
-        share = joined.group_by("top").len().sort("len", descending=True)
+    else:
+        joined = None
+    if joined is not None and joined["top"].null_count() < joined.height:  # only events of categorised items count
+        share = joined.filter(pl.col("top").is_not_null()).group_by("top").len().sort("len", descending=True, maintain_order=True)
         out["top_category"] = share["top"][0]
         out["top_category_event_share"] = _r(share["len"][0] / events.height, 3)
         if buys:

@@ -1,7 +1,7 @@
 """The three interim tables every source produces, and their exact schemas.
 
 events  one row per user action: who, what, when, which kind (+ optional
-        rating, price, session, device)
+        rating, price, session, device, quantity, text such as a review)
 items   the catalog: text, category path, brand, price, launch date
 users   optional attributes: age band, gender, location, signup date
 
@@ -11,7 +11,8 @@ casts everything to the schema, so later stages can rely on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -24,6 +25,8 @@ EVENTS: dict[str, pl.DataType] = {
     "price": pl.Float32(),
     "session_id": pl.Utf8(),
     "device": pl.Utf8(),
+    "quantity": pl.Float32(),
+    "text": pl.Utf8(),
 }
 EVENTS_REQUIRED = ("user_id", "item_id", "timestamp", "event")
 
@@ -80,6 +83,7 @@ class RawData:
     items: pl.DataFrame
     users: pl.DataFrame
     description: str = ""
+    notes: dict[str, Any] = field(default_factory=dict)  # what the source left out, for the ingest report
 
     @classmethod
     def build(
@@ -88,10 +92,12 @@ class RawData:
         items: pl.DataFrame | None = None,
         users: pl.DataFrame | None = None,
         description: str = "",
+        notes: dict[str, Any] | None = None,
     ) -> RawData:
         return cls(
             events=conform(events, EVENTS, EVENTS_REQUIRED),
             items=conform(items, ITEMS, ITEMS_REQUIRED) if items is not None else empty(ITEMS),
             users=conform(users, USERS, USERS_REQUIRED) if users is not None else empty(USERS),
             description=description,
+            notes=dict(notes or {}),
         )

@@ -2,11 +2,11 @@
 
 The synthetic generator knows every shopper's true preferences, so a list of
 recommendations can be scored by what the shopper would be expected to do,
-under the generator's own click and purchase model
-(``recsys_cli.data.sources.synthetic.truth``, where the mapping from the
-generator's view / cart / purchase mechanics to a recommendation slot and its
-assumptions are written down: each slot is a separate exposure, no position
-effect). Per recommendation slot shown (padding never counts):
+under the calibrated shopper model that ``recsys ab simulate`` also uses
+(``recsys_cli.data.sources.synthetic.shopper``: an appeal that drives both
+popularity and clicks, position bias, a dominant no-click option, the
+generator's own buying mechanics). Per recommendation slot shown (padding
+never counts):
 
   ctr                 expected clicks per slot shown
   conversion          expected purchases per slot shown (click, then buy)
@@ -29,18 +29,19 @@ from typing import Any
 
 import numpy as np
 
-from recsys_cli.data.sources.synthetic.truth import ResponseModel, id_matrix
+from recsys_cli.data.sources.synthetic.shopper import ShopperResponse
+from recsys_cli.data.sources.synthetic.truth import id_matrix
 
 METRICS = ("ctr", "conversion", "revenue_per_1000")
-__all__ = ["METRICS", "ResponseModel", "business_metrics", "for_config"]
+__all__ = ["METRICS", "ShopperResponse", "business_metrics", "for_config"]
 
 
-def for_config(cfg: Any) -> ResponseModel | None:
+def for_config(cfg: Any) -> ShopperResponse | None:
     """The response model of the configured data (a ``Config`` or its ``DataConfig``); None unless synthetic."""
     data = getattr(cfg, "data", cfg)
     if getattr(data, "source", None) != "synthetic":
         return None
-    return ResponseModel.from_config(data.scale, data.seed)
+    return ShopperResponse.from_config(data.scale, data.seed)
 
 
 def _per_slot(resp: dict[str, np.ndarray]) -> dict[str, float | None]:
@@ -72,7 +73,7 @@ def _popularity_rows(popular_item_ids: Any, n_rows: int, width: int) -> Any:
 
 
 def business_metrics(
-    response: ResponseModel,
+    response: ShopperResponse,
     user_ids: Any,
     top_item_ids: Any,
     popular_item_ids: Any = None,

@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -78,6 +79,7 @@ class EvalResult:
     per_user: pl.DataFrame
     top: np.ndarray = field(repr=False)  # (n_users, kmax) recommended item indices
     users: np.ndarray = field(repr=False)
+    top_scores: np.ndarray | None = field(default=None, repr=False)  # (n_users, kmax) their scores
 
 
 def evaluate(
@@ -108,10 +110,11 @@ def evaluate(
     n_rel_all = np.diff(relevant.indptr)
     users = users[n_rel_all[users] > 0]
     top = np.full((users.size, kmax), -1, dtype=np.int32)
+    top_scores = np.full((users.size, kmax), -np.inf, dtype=np.float32)
     batch_size = row_batch(n_items, batch_size)
     workers = workers or min(os.cpu_count() or 1, 4)
 
-    def one(start: int) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
+    def one(start: int) -> tuple[int, Any, dict[str, np.ndarray]]:
         batch = users[start : start + batch_size]
         excl = exclude[batch] if exclude is not None else None
         recs = recommend(batch, kmax, excl)
@@ -119,7 +122,7 @@ def evaluate(
         cols = per_user(hits, n_rel_all[batch], ks)
         if extra is not None:
             cols |= extra(batch, recs.items, hits, excl)
-        return start, recs.items, cols
+        return start, recs, cols
 
     scores: dict[str, list[np.ndarray]] = {}
     starts = range(0, users.size, batch_size)
@@ -129,8 +132,10 @@ def evaluate(
     with progress_bar(transient=True) as bar, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         task = bar.add_task(description, total=users.size, visible=show_progress)
         try:
-            for start, items, cols in (pool.map(one, starts) if workers > 1 else map(one, starts)):
+            for start, recs, cols in (pool.map(one, starts) if workers > 1 else map(one, starts)):
+                items = recs.items
                 top[start : start + items.shape[0]] = items
+                top_scores[start : start + items.shape[0]] = recs.scores
                 for name, values in cols.items():
                     scores.setdefault(name, []).append(values)
                 bar.advance(task, items.shape[0])
@@ -145,7 +150,7 @@ def evaluate(
         summary[f"coverage@{k}"] = float((shown >= 0).sum() / n_items) if n_items else 0.0
     summary["users"] = int(users.size)
     frame = pl.DataFrame({"user_idx": users.astype(np.int32), **columns}) if users.size else pl.DataFrame()
-    return EvalResult(summary=summary, per_user=frame, top=top, users=users)
+    return EvalResult(summary=summary, per_user=frame, top=top, users=users, top_scores=top_scores)
 
 
 def metric_at(recommend: RecommendFn, users: np.ndarray, relevant: sp.csr_matrix, n_items: int, metric: str,
@@ -154,4 +159,5 @@ def metric_at(recommend: RecommendFn, users: np.ndarray, relevant: sp.csr_matrix
     name, _, k = metric.partition("@")
     if name not in METRICS or not k.isdigit() or int(k) < 1:
         raise ValueError(f"{metric!r} is not a ranking metric at a cutoff (NAME@K, NAME one of {', '.join(METRICS)})")
-    return float(evaluate(recommend, users, relevant, n_items, [int(k)], exclude=exclude).summary[metric])
+    summary = evaluate(recommend, users, relevant, n_items, [int(k)], exclude=exclude).summary
+    return float(summary.get(metric, float("nan")))  # NaN: no user with a relevant item

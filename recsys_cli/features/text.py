@@ -21,6 +21,34 @@ def item_text(catalog: pl.DataFrame, fields: list[str]) -> list[str]:
     return catalog.select(pl.concat_str(exprs, separator=" ").alias("text"))["text"].to_list()
 
 
+REVIEWS = "reviews"
+"""The text field that stands for the fit window's event text (reviews) of each item."""
+
+
+def review_text(train: pl.DataFrame, n_items: int, max_chars: int = 20_000) -> list[str]:
+    """One string per item index: the text of its events in ``train`` (reviews), oldest first, capped."""
+    out = [""] * n_items
+    if "text" not in train.columns or train["text"].null_count() == train.height:
+        return out
+    joined = (
+        train.filter(pl.col("text").is_not_null())
+        .sort("timestamp")
+        .group_by("item_idx")
+        .agg(pl.col("text").str.join(" ").str.slice(0, max_chars))
+    )
+    for idx, text in joined.iter_rows():
+        out[int(idx)] = text
+    return out
+
+
+def with_reviews(texts: list[str], train: pl.DataFrame, fields: list[str]) -> list[str]:
+    """``texts`` plus each item's train-window review text, when ``fields`` asks for reviews."""
+    if REVIEWS not in fields:
+        return texts
+    reviews = review_text(train, len(texts))
+    return [f"{a} {b}".strip() for a, b in zip(texts, reviews, strict=True)]
+
+
 def fit_tfidf(texts: list[str], fit_rows: np.ndarray, cfg: FeaturesConfig) -> tuple[sp.csr_matrix, np.ndarray]:
     """Fit on ``texts[fit_rows]``, transform all; L2-normalised rows and the vocabulary."""
     fit_texts = [texts[i] for i in fit_rows if texts[i].strip()]

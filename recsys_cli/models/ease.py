@@ -17,7 +17,7 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.linalg
 
-from recsys_cli.errors import RecsysError
+from recsys_cli.errors import RecsysError, TooLarge
 from recsys_cli.models.base import TrainData
 from recsys_cli.models.itemitem import ItemItemModel, history, sequence_cooccurrence
 from recsys_cli.schema import bound
@@ -46,7 +46,7 @@ class EASE(ItemItemModel):
         n = data.n_items
         need = memory_needed_gb(n)
         if need > self.params.memory_budget_gb:
-            raise RecsysError(
+            raise TooLarge(
                 f"ease: {n:,} items need about {need:.1f} GB for the dense item x item inverse, over "
                 f"model.memory_budget_gb={self.params.memory_budget_gb:g}; raise it, or use itemknn or rp3beta"
             )

@@ -62,6 +62,10 @@ class FactorModel:
         return rank(self.score(users, items), k, exclude, items)
 
     def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        item_f = self.item_factors if items is None else self.item_factors[items]
+        return np.asarray(self.fold_in_factors(rows) @ item_f.T, dtype=np.float32)
+
+    def fold_in_factors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold in new users: each row's factors by one weighted least-squares step on the item factors.
 
         Confidence ``c = alpha * weight`` on the row's items (1 elsewhere),
@@ -69,22 +73,29 @@ class FactorModel:
         the user update of implicit's ALS (its ``recalculate_user``); for BPR/LMF
         factors the same projection is a sound fold-in.
         """
-        y = self.item_factors.astype(np.float64)
         alpha = float(getattr(self.params, "alpha", 1.0))
-        reg = float(getattr(self.params, "regularization", 0.01)) or 1e-6
-        gram = y.T @ y + reg * np.eye(y.shape[1])
+        gram = self.fold_in_gram()
         rows = sp.csr_matrix(rows)
-        factors = np.zeros((rows.shape[0], y.shape[1]))
+        factors = np.zeros((rows.shape[0], self.item_factors.shape[1]))
         for r in range(rows.shape[0]):
             idx = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
             if idx.size == 0:
                 continue
             conf = alpha * rows.data[rows.indptr[r] : rows.indptr[r + 1]]
-            yi = y[idx]
+            yi = self.item_factors[idx].astype(np.float64)
             a = gram + (yi.T * (conf - 1.0)) @ yi
             factors[r] = np.linalg.solve(a, (yi.T * conf).sum(axis=1))
-        item_f = self.item_factors if items is None else self.item_factors[items]
-        return np.asarray(factors.astype(np.float32) @ item_f.T, dtype=np.float32)
+        return factors.astype(np.float32)
+
+    def fold_in_gram(self) -> np.ndarray:
+        """``YᵀY + λI`` of the item factors: computed once, reused by every fold-in."""
+        cached = getattr(self, "_gram", None)
+        if cached is None or cached[0] is not self.item_factors:
+            y = self.item_factors.astype(np.float64)
+            reg = float(getattr(self.params, "regularization", 0.01)) or 1e-6
+            cached = (self.item_factors, y.T @ y + reg * np.eye(y.shape[1]))
+            self._gram = cached
+        return cached[1]
 
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         width = self.item_factors.shape[1] - self.bias_columns

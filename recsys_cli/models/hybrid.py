@@ -33,13 +33,13 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys_cli.errors import RecsysError, StageInputError
+from recsys_cli.errors import RecsysError, StageInputError, TooLarge
 from recsys_cli.evaluation.metrics import hits_matrix, per_user
 from recsys_cli.manifest import read_manifest
 from recsys_cli.models.base import Recs, TrainData, rank
 from recsys_cli.models.ease import memory_needed_gb
 from recsys_cli.models.store import load_arrays, save_arrays
-from recsys_cli.progress import progress_bar
+from recsys_cli.progress import progress_bar, warn
 from recsys_cli.schema import bound, from_dict, to_dict
 
 
@@ -150,14 +150,23 @@ class Hybrid:
         if not self.params.components:
             raise RecsysError("model.components: a hybrid needs at least one component")
         self.models = []
+        kept: list[Component] = []
         with progress_bar(transient=True) as bar:
             task = bar.add_task("fitting hybrid components", total=len(self.params.components), visible=self.show_progress)
             for comp in self.params.components:
                 model = _build(comp)
                 if hasattr(model, "show_progress"):
                     model.show_progress = False
-                self.models.append(model.fit(data))
+                try:  # a component that cannot fit this catalog (EASE over its memory budget) is left out
+                    self.models.append(model.fit(data))
+                    kept.append(comp)
+                except TooLarge as exc:
+                    warn(f"hybrid: component {comp.name} left out: {exc}")
                 bar.advance(task)
+        if not kept:
+            raise RecsysError("model.components: no hybrid component could be fit on this data (see the warnings above)")
+        if len(kept) < len(self.params.components):
+            self.params = replace(self.params, components=kept)  # what is saved and refit is what was fit
         self.weights = np.array([c.weight for c in self.params.components], dtype=np.float32)
         self.scale = self._rating_scale(data)
         if self.params.objective == "rating":
@@ -316,6 +325,29 @@ class Hybrid:
         self, users: np.ndarray, k: int, exclude: sp.csr_matrix | None = None, items: np.ndarray | None = None
     ) -> Recs:
         return rank(self.score(users, items), k, exclude, items)
+
+    def can_fold_in(self) -> bool:
+        """Whether every weighted component can score a history it never saw (see ``score_history``)."""
+        if self.params.mode == "early":
+            return True
+        return all(hasattr(m, "score_history") for m, w in zip(self.models, self.weights) if w)
+
+    def score_history(self, rows: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Fold in histories the model never saw: the same blend of each component's fold-in scores."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        if self.params.mode == "early":
+            x = rows.copy()
+            x.data[:] = 1.0
+            w = self.early_weights if items is None else self.early_weights[:, items]
+            return np.asarray(x @ w, dtype=np.float32)
+        blend = np.full((rows.shape[0], self.n_items), self.intercept if self.params.objective == "rating" else 0.0,
+                        dtype=np.float32)
+        for weight, model in zip(self.weights, self.models, strict=True):
+            if not weight:
+                continue
+            part = np.asarray(model.score_history(rows), dtype=np.float32)
+            blend += weight * (part if self.params.objective == "rating" else normalise(part, self.params.normalize))
+        return blend if items is None else blend[:, items]
 
     def similar_items(self, items: np.ndarray, k: int) -> Recs:
         if self.params.mode == "early":

@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_cli.errors import TooLarge
 from recsys_cli.models import surprise_base as sb
 from recsys_cli.models.base import Recs, TrainData, rank
 from recsys_cli.models.store import load_arrays, save_arrays
@@ -67,6 +68,7 @@ class KNNBaselineParams:
     bsl_reg_i: float = bound(10.0, ge=0.0)  # als
     bsl_reg: float = bound(0.02, ge=0.0)  # sgd
     bsl_learning_rate: float = bound(0.005, ge=0.0)  # sgd
+    memory_budget_gb: float = bound(4.0, gt=0.0)  # the dense similarity matrix (surprise's and ours) must fit
 
 
 class KNNBaseline:
@@ -113,6 +115,14 @@ class KNNBaseline:
                                    bsl_options=bsl, verbose=False)
 
     def fit(self, data: TrainData) -> Self:
+        side, n_side = ("user", data.n_users) if self.params.user_based else ("item", data.n_items)
+        need = 2 * 8 * n_side * n_side / 1e9  # surprise's float64 similarity and ours
+        if need > self.params.memory_budget_gb:
+            raise TooLarge(
+                f"knnbaseline: a {side}-{side} similarity over {n_side:,} {side}s needs about {need:.1f} GB, over "
+                f"model.memory_budget_gb={self.params.memory_budget_gb:g}; raise it"
+                + (", or set model.user_based=false" if self.params.user_based and data.n_items < n_side else "")
+                + ", or use itemknn (sparse neighbours)")
         ratings = sb.ratings_of(data)
         ts = sb.trainset(ratings)
         if self.show_progress:

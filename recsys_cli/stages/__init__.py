@@ -21,6 +21,6 @@ PIPELINE = (
     ("tune", tune.run),
     ("train", train.run),
     ("eval", evaluate.run),
-    ("batch-recommend", batch_recommend.run),
     ("export", export.run),
+    ("batch-recommend", batch_recommend.run),
 )

@@ -40,6 +40,7 @@ class Outcome:
     per_user: pl.DataFrame  # warm and cold users, every per-user metric, segment columns
     segments: dict[str, Any] = field(default_factory=dict)
     warm: EvalResult | None = None
+    lists: pl.DataFrame | None = None  # the scored top-K lists: user_id, rank, item_id, score, cold
 
 
 def _beyond(ctx: ItemContext, pop_order: np.ndarray, ks: list[int]):  # noqa: ANN202
@@ -78,7 +79,7 @@ def score(cfg: Config, setup: EvalSetup, model: Recommender, fallback: Popularit
             metrics[f"{name}.ci_low"], metrics[f"{name}.ci_high"] = round(lo, 6), round(hi, 6)
 
     frame = _per_user_frame(cfg, setup, warm, cold)
-    out = Outcome(metrics=metrics, per_user=frame, warm=warm)
+    out = Outcome(metrics=metrics, per_user=frame, warm=warm, lists=scored_lists(setup, warm, cold))
     if with_segments:
         out.segments = segments(cfg, setup, frame, warm, ks)
     return out
@@ -95,7 +96,33 @@ def _per_user_frame(cfg: Config, setup: EvalSetup, warm: EvalResult, cold: EvalR
     parts = [r.per_user for r in (warm, cold) if r.per_user.height]
     if not parts:
         return pl.DataFrame()
-    return pl.concat(parts, how="diagonal_relaxed").join(info, on="user_idx", how="left")
+    frame = pl.concat(parts, how="diagonal_relaxed").join(info.drop("user_id", strict=False), on="user_idx", how="left")
+    user_id = pl.Series("user_id", setup.users.ids[frame["user_idx"].to_numpy()])
+    return frame.select(user_id, pl.all())
+
+
+def scored_lists(setup: EvalSetup, warm: EvalResult, cold: EvalResult) -> pl.DataFrame:
+    """Every list the metrics were computed from, in external ids (``reports/eval_lists.parquet``)."""
+    parts = []
+    for result, is_cold in ((warm, False), (cold, True)):
+        if result.users.size == 0:
+            continue
+        n, k = result.top.shape
+        flat = result.top.ravel()
+        keep = flat >= 0
+        users = np.repeat(result.users, k)[keep]
+        scores = result.top_scores.ravel()[keep] if result.top_scores is not None else np.full(keep.sum(), np.nan)
+        parts.append(pl.DataFrame({
+            "user_id": setup.users.ids[users],
+            "rank": np.tile(np.arange(1, k + 1, dtype=np.int16), n)[keep],
+            "item_id": setup.items.ids[flat[keep]],
+            "score": scores.astype(np.float32),
+            "cold": np.full(users.size, is_cold),
+        }))
+    if not parts:
+        return pl.DataFrame(schema={"user_id": pl.Utf8, "rank": pl.Int16, "item_id": pl.Utf8, "score": pl.Float32,
+                                    "cold": pl.Boolean})
+    return pl.concat(parts)
 
 
 def segments(cfg: Config, setup: EvalSetup, frame: pl.DataFrame, warm: EvalResult, ks: list[int]) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli import layout
 from recsys_cli.config import Config
+from recsys_cli.features.store import TFIDF
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import progress_bar
 
@@ -25,10 +27,10 @@ HEADLINE_PREFIXES = ("ndcg@", "recall@", "precision@", "map@", "mrr@", "hit_rate
 
 
 def fold_names(cfg: Config) -> list[str]:
-    root = cfg.paths.processed / "folds"
+    root = cfg.paths.processed / layout.FOLDS
     if cfg.paths.fold is not None or not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "train.parquet").is_file())
+    return sorted(p.name for p in root.iterdir() if (p / layout.window_file("train")).is_file())
 
 
 def fold_config(cfg: Config, name: str) -> Config:
@@ -49,7 +51,7 @@ def rolling(cfg: Config, main: dict[str, Any]) -> dict[str, Any]:
         task = bar.add_task(f"rolling origin: refitting {cfg.model.name} on {len(names)} earlier folds", total=len(names))
         for name in names:
             fcfg = fold_config(cfg, name)
-            if (cfg.paths.features / "tfidf.npz").is_file():
+            if (cfg.paths.features / TFIDF).is_file():
                 features.run(fcfg)
             model, data = fit_model(fcfg, overrides, show_progress=False)
             fallback = Popularity().fit(data)

@@ -18,6 +18,8 @@ from recsys_cli.data.ids import IdMap
 from recsys_cli.errors import ConfigError
 from recsys_cli.evaluation.beyond import ItemContext, category_vectors, reduce_text
 from recsys_cli.evaluation.sampled import sampled_recommender
+from recsys_cli.features.store import TFIDF
+from recsys_cli.layout import Layout
 from recsys_cli.models.base import Recommender, Recs, rank
 from recsys_cli.models.fallback import WithFallback
 from recsys_cli.stages.inputs import catalog, ids, matrix, relevant, user_table, window
@@ -53,7 +55,7 @@ def _frames(cfg: Config, names: list[str]) -> pl.DataFrame:
 
 def load_setup(cfg: Config, fitted: list[str]) -> EvalSetup:
     users, items = ids(cfg)
-    has_foldin = (cfg.paths.processed / "foldin.parquet").is_file()
+    has_foldin = Layout.of(cfg).window("foldin").is_file()
     fit_matrix = matrix(_frames(cfg, fitted), users, items)
     foldin = matrix(window(cfg, "foldin"), users, items) if has_foldin else None
     history = fit_matrix if foldin is None else (fit_matrix + foldin).tocsr()
@@ -119,7 +121,7 @@ def item_context(cfg: Config, setup: EvalSetup) -> ItemContext:
     cat = catalog(cfg, setup.items)
     category = category_vectors(cat["category"].to_list()) if "category" in cat.columns else None
     text = None
-    tfidf_path = cfg.paths.features / "tfidf.npz"
+    tfidf_path = cfg.paths.features / TFIDF
     if tfidf_path.is_file():
         from recsys_cli.features.text import load_tfidf
 

@@ -19,18 +19,22 @@ import numpy as np
 import polars as pl
 from rich.table import Table
 
+from recsys_cli import layout
 from recsys_cli.atomic import atomic_file, write_text
 from recsys_cli.config import Config, fingerprint
 from recsys_cli.errors import ConfigError
 from recsys_cli.evaluation.rating import kfold, rmse_mae
+from recsys_cli.layout import Layout
 from recsys_cli.models import TrainData, build
 from recsys_cli.progress import progress_bar, status, stdout
 from recsys_cli.stages.eval_setup import load_setup
 from recsys_cli.stages.inputs import ids, matrix, model_dir, read_json, trained_model, window
 
+EVAL_LISTS = layout.EVAL_LISTS  # in reports/: user_id, rank, item_id, score, cold
+
 
 def fit_windows(cfg: Config) -> list[str]:
-    info = read_json(model_dir(cfg) / "train_info.json", f"train model={cfg.model.name}")
+    info = read_json(model_dir(cfg) / layout.TRAIN_INFO, f"train model={cfg.model.name}")
     return list(info.get("fit_windows", ["train"]))
 
 
@@ -41,10 +45,10 @@ def run(cfg: Config) -> None:
         metrics = run_ranking(cfg)
     metrics["config_sha256"] = fingerprint(cfg)
     reports = cfg.paths.reports_dir
-    write_text(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_text(reports / "headline.json", json.dumps(headline(cfg, metrics), indent=2) + "\n")
+    write_text(reports / layout.METRICS, json.dumps(metrics, indent=2) + "\n")
+    write_text(reports / layout.HEADLINE, json.dumps(headline(cfg, metrics), indent=2) + "\n")
     write_text(reports / "config.yaml", cfg.to_yaml())
-    status(f"eval: -> {reports / 'metrics.json'} (headline: {reports / 'headline.json'})")
+    status(f"eval: -> {reports / layout.METRICS} (headline: {reports / layout.HEADLINE})")
 
 
 def headline(cfg: Config, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +70,19 @@ def run_ranking(cfg: Config) -> dict[str, Any]:
     ids(cfg)  # the earliest missing input names the stage to run first
     model, fallback = trained_model(cfg)
     setup = load_setup(cfg, fit_windows(cfg))
+    spark_metrics: dict[str, Any] = {}
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "eval") == "spark" and setup.foldin is None and not cfg.eval.sampled:
+        from recsys_cli.engines.spark import evaluate as spark_eval
+
+        warm = setup.test_users[setup.known[setup.test_users]]
+        model, spark_metrics = spark_eval.rank(cfg, model, warm, setup.seen, setup.relevant, max(cfg.eval.k))
     outcome = score(cfg, setup, model, fallback)
     metrics = outcome.metrics
+    if spark_metrics:
+        metrics.update(spark_metrics)
+        metrics["engine"] = "spark"
     metrics["protocol"] = protocol(cfg, setup)
     if fold_names(cfg):  # headline = mean over folds, with its spread; per-fold intervals would mislead
         metrics = {k: v for k, v in metrics.items() if ".ci_" not in k}
@@ -81,7 +96,7 @@ def run_ranking(cfg: Config) -> dict[str, Any]:
 
 
 def protocol(cfg: Config, setup: Any) -> str:
-    split = read_json(cfg.paths.processed / "split_report.json", "split")
+    split = read_json(Layout.of(cfg).split_report, "split")
     relevance = "any test event" if cfg.eval.relevant_events is None else "+".join(cfg.eval.relevant_events)
     ranking = f"sampled ({cfg.eval.sampled} negatives)" if cfg.eval.sampled else "full ranking"
     targets = "; new items only" if split.get("targets") == "new_items" else ""
@@ -120,15 +135,18 @@ def write_ranking_reports(cfg: Config, metrics: dict[str, Any], outcome: Any) ->
     beyond = curve(metrics, ks, (*BEYOND, "coverage", "gini"))
     write_text(reports / "plots" / "metrics_at_k.json", json.dumps(accuracy, indent=2) + "\n")
     write_text(reports / "plots" / "beyond_at_k.json", json.dumps(beyond, indent=2) + "\n")
-    write_text(reports / "segments.json", json.dumps(outcome.segments, indent=2, default=str) + "\n")
+    write_text(reports / layout.SEGMENTS, json.dumps(outcome.segments, indent=2, default=str) + "\n")
     activity = outcome.segments.get("activity", {})
     write_text(reports / "plots" / "segments.json", json.dumps(
         [{"segment": name, "users": row["users"], "metric": cfg.eval.metric, "value": row.get(cfg.eval.metric)}
          for name, row in activity.items()],
         indent=2) + "\n")
     if outcome.per_user.height:
-        with atomic_file(reports / "per_user.parquet") as tmp:
+        with atomic_file(reports / layout.PER_USER) as tmp:
             outcome.per_user.write_parquet(tmp)
+    if outcome.lists is not None:  # the lists scored: recompute any metric with ranx / trec_eval / pandas
+        with atomic_file(reports / EVAL_LISTS) as tmp:
+            outcome.lists.write_parquet(tmp)
     title = f"{cfg.model.name}: {metrics['protocol']}"
     plots.metrics_at_k(accuracy, ("ndcg", "recall", "precision", "map"), title, reports / "plots" / "metrics_at_k.png")
     plots.metrics_at_k(beyond, ("coverage", "gini", "popularity", "serendipity"), f"{cfg.model.name}: beyond accuracy",
@@ -224,7 +242,7 @@ def cross_validate(cfg: Config) -> dict[str, Any]:
     from recsys_cli.stages.inputs import need
     from recsys_cli.stages.train import tuned_params
 
-    events = pl.read_parquet(need(cfg.paths.interim / "events.parquet", "ingest")).filter(pl.col("rating").is_not_null())
+    events = pl.read_parquet(need(Layout.of(cfg).events, "ingest")).filter(pl.col("rating").is_not_null())
     if events.height == 0:
         raise ConfigError("eval.folds: this data has no explicit ratings to cross-validate")
     users, items = ids(cfg)

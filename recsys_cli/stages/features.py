@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,11 @@ from recsys_cli.features.store import (
     TFIDF,
     USER_SIDE,
     USER_TABLE,
+    Features,
     save_side,
 )
-from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf
+from recsys_cli.features.text import fit_tfidf, item_text, save_tfidf, with_reviews
+from recsys_cli.layout import Layout
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
 from recsys_cli.stages.inputs import catalog, ids, read_json, user_table, window
@@ -40,7 +43,7 @@ def train_time_items(cfg: Config, cat: pl.DataFrame, train: pl.DataFrame) -> np.
     """Rows of the catalog known by the train cutoff: seen in train, or launched before it."""
     known = np.zeros(cat.height, dtype=bool)
     known[train["item_idx"].unique().to_numpy()] = True
-    split_info = read_json(cfg.paths.processed / "split_report.json", "split")
+    split_info = read_json(Layout.of(cfg).split_report, "split")
     if "t1" in split_info and "launch_date" in cat.columns:  # a global train cutoff (temporal, rolling)
         t1 = pl.Series([split_info["t1"]]).str.to_datetime().cast(pl.Datetime("ms"))[0]
         launched = cat["launch_date"].is_not_null() & (cat["launch_date"] < t1)
@@ -70,14 +73,15 @@ def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
     raises :class:`~recsys_cli.errors.DataError` before anything is computed.
     """
     # every event-derived feature below (popularity, recency, trend, holiday share,
-    # user behaviour, and which items count as known to the TF-IDF fit) reads `train`
+    # user behaviour, review text, and which items count as known to the TF-IDF fit) reads `train`
     what = "item popularity, recency and trend counts, user features and TF-IDF fit items"
     check_frame(train, cutoff, "features", what)
     users, items = ids(cfg)
     cat = catalog(cfg, items)
     popularity = item_popularity(train, len(items))
     fit_rows = train_time_items(cfg, cat, train)
-    tfidf, vocab = fit_tfidf(item_text(cat, cfg.features.text_fields), fit_rows, cfg.features)
+    texts = with_reviews(item_text(cat, cfg.features.text_fields), train, cfg.features.text_fields)
+    tfidf, vocab = fit_tfidf(texts, fit_rows, cfg.features)
     item_table = item_features(train, cat)
     user_table_ = user_features(train, user_table(cfg, users), item_table, len(users))
     item_side = one_hot(item_table, ["top", "category", "brand", "price_band"], {"category": "|"})
@@ -98,17 +102,29 @@ def build(cfg: Config, train: pl.DataFrame, cutoff: Cutoff) -> Built:
     return Built(popularity, tfidf, vocab, item_table, user_table_, item_side, user_side, report)
 
 
+def write(built: Built, directory: Path) -> None:
+    """The features files into ``directory`` (an empty staging directory)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    built.popularity.write_parquet(directory / "item_popularity.parquet")
+    save_tfidf(directory / TFIDF, built.tfidf, built.vocabulary)
+    built.item_table.write_parquet(directory / ITEM_TABLE)
+    built.user_table.write_parquet(directory / USER_TABLE)
+    save_side(directory / ITEM_SIDE, built.item_side)
+    save_side(directory / USER_SIDE, built.user_side)
+    (directory / REPORT).write_text(json.dumps(built.report, indent=2) + "\n")
+
+
+def as_features(built: Built) -> Features:
+    """What models see of ``built`` (as ``load_features`` would read it back)."""
+    return Features(tfidf=built.tfidf, vocabulary=built.vocabulary, items=built.item_table, users=built.user_table,
+                    item_side=built.item_side, user_side=built.user_side)
+
+
 def run(cfg: Config) -> None:
     cutoff = Cutoff.from_split(cfg.paths.processed, stage="features")
     built = build(cfg, window(cfg, "train"), cutoff)
     with atomic_dir(cfg.paths.features) as tmp:
-        built.popularity.write_parquet(tmp / "item_popularity.parquet")
-        save_tfidf(tmp / TFIDF, built.tfidf, built.vocabulary)
-        built.item_table.write_parquet(tmp / ITEM_TABLE)
-        built.user_table.write_parquet(tmp / USER_TABLE)
-        save_side(tmp / ITEM_SIDE, built.item_side)
-        save_side(tmp / USER_SIDE, built.user_side)
-        (tmp / REPORT).write_text(json.dumps(built.report, indent=2) + "\n")
+        write(built, tmp)
     report = built.report
     status(
         f"features: {report['items']:,} items ({report['item_side_columns']} side columns), {report['users']:,} users "

@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 
+from recsys_cli import layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
 from recsys_cli.data.preprocess import preprocess
@@ -24,6 +25,10 @@ def load_source(cfg: Config) -> RawData:
         from recsys_cli.data.sources import movielens
 
         return movielens.load(cfg.data, cfg.paths.raw)
+    if source == "eventstore":
+        from recsys_cli.data.sources import eventstore
+
+        return eventstore.load(cfg)
     from recsys_cli.data.sources import events
 
     return events.load(cfg.data)
@@ -39,6 +44,13 @@ def complete_catalog(items: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
 
 
 def run(cfg: Config) -> None:
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "ingest") == "spark":
+        from recsys_cli.engines.spark import data
+
+        data.ingest(cfg)
+        return
     raw = load_source(cfg)
     status(f"ingest: {raw.description or cfg.data.source}")
     events, stats = preprocess(raw.events, cfg.data.preprocess)
@@ -48,16 +60,17 @@ def run(cfg: Config) -> None:
     report = {
         "source": cfg.data.source,
         "description": raw.description,
+        **({"read": raw.notes} if raw.notes else {}),
         "preprocess": stats,
         "catalog_items": items.height,
         "users_table_rows": users.height,
         "profile": profile(events, items),
     }
     with atomic_dir(cfg.paths.interim) as tmp:
-        events.write_parquet(tmp / "events.parquet")
-        items.write_parquet(tmp / "items.parquet")
-        users.write_parquet(tmp / "users.parquet")
-        (tmp / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        events.write_parquet(tmp / layout.EVENTS)
+        items.write_parquet(tmp / layout.ITEMS)
+        users.write_parquet(tmp / layout.USERS)
+        (tmp / layout.INGEST_REPORT).write_text(json.dumps(report, indent=2) + "\n")
     status(
         f"ingest: {events.height:,} events, {events['user_id'].n_unique():,} users, "
         f"{items.height:,} catalog items -> {cfg.paths.interim}"

@@ -10,13 +10,15 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from recsys_cli import layout
 from recsys_cli.config import Config
 from recsys_cli.data.ids import IdMap, load_ids
 from recsys_cli.data.interactions import to_matrix
 from recsys_cli.errors import StageInputError
+from recsys_cli.layout import Layout
 from recsys_cli.models import Recommender, TrainData, load_model
 
-WINDOWS = ("train", "valid", "test")
+WINDOWS = layout.WINDOWS
 
 
 def need(path: Path, stage: str) -> Path:
@@ -30,16 +32,16 @@ def read_json(path: Path, stage: str) -> dict[str, Any]:
 
 
 def ids(cfg: Config) -> tuple[IdMap, IdMap]:
-    return load_ids(need(cfg.paths.processed / "ids.npz", "split"))
+    return load_ids(need(Layout.of(cfg).ids, "split"))
 
 
 def window(cfg: Config, name: str) -> pl.DataFrame:
-    return pl.read_parquet(need(cfg.paths.processed / f"{name}.parquet", "split"))
+    return pl.read_parquet(need(Layout.of(cfg).window(name), "split"))
 
 
 def catalog(cfg: Config, items: IdMap) -> pl.DataFrame:
     """The catalog in item-index order (rows for every indexed item)."""
-    frame = pl.read_parquet(need(cfg.paths.interim / "items.parquet", "ingest"))
+    frame = pl.read_parquet(need(Layout.of(cfg).items, "ingest"))
     order = pl.DataFrame({"item_id": items.ids})
     return order.join(frame, on="item_id", how="left", maintain_order="left")
 
@@ -50,7 +52,7 @@ def matrix(frame: pl.DataFrame, users: IdMap, items: IdMap, value: str | None = 
 
 def user_table(cfg: Config, users: IdMap) -> pl.DataFrame:
     """The user table in user-index order (rows for every indexed user)."""
-    frame = pl.read_parquet(need(cfg.paths.interim / "users.parquet", "ingest"))
+    frame = pl.read_parquet(need(Layout.of(cfg).users, "ingest"))
     order = pl.DataFrame({"user_id": users.ids})
     return order.join(frame, on="user_id", how="left", maintain_order="left")
 
@@ -72,7 +74,7 @@ def train_data(cfg: Config, refit: bool = False, stage: str = "train") -> TrainD
     disk must carry the fingerprint of exactly the current train window.
     """
     from recsys_cli.data.leakage import Cutoff, check_fingerprint, check_frame
-    from recsys_cli.features.store import load_features, load_fingerprint
+    from recsys_cli.features.store import TFIDF, load_features, load_fingerprint
 
     users, items = ids(cfg)
     cutoff = Cutoff.from_split(cfg.paths.processed, stage=stage)
@@ -86,17 +88,24 @@ def train_data(cfg: Config, refit: bool = False, stage: str = "train") -> TrainD
         valid_rel = relevant(cfg, valid, users, items, fit_matrix)
     feature_dir = cfg.paths.features
     features = None
-    if (feature_dir / "tfidf.npz").is_file():
+    if (feature_dir / TFIDF).is_file():
         check_fingerprint(load_fingerprint(feature_dir), cutoff, stage, f"the features in {feature_dir}")
         features = load_features(feature_dir)
+    return fit_data(cfg, fit, features, valid_rel, fit_matrix)
+
+
+def fit_data(cfg: Config, fit: pl.DataFrame, features: Any = None, valid: sp.csr_matrix | None = None,
+             fit_matrix: sp.csr_matrix | None = None) -> TrainData:
+    """``TrainData`` over the events of ``fit`` (already checked against the split by the caller)."""
+    users, items = ids(cfg)
     columns = [c for c in ("user_idx", "item_idx", "timestamp", "weight", "event", "rating", "session_id") if c in fit.columns]
     return TrainData(
-        matrix=fit_matrix,
+        matrix=fit_matrix if fit_matrix is not None else matrix(fit, users, items),
         events=fit.select(columns),
         items=catalog(cfg, items),
         users=user_table(cfg, users),
         features=features,
-        valid=valid_rel,
+        valid=valid,
         ratings=ratings(fit, users, items),
         seed=cfg.seed,
     )
@@ -122,10 +131,10 @@ def relevant(cfg: Config, frame: pl.DataFrame, users: IdMap, items: IdMap, seen:
 
 
 def model_dir(cfg: Config, name: str | None = None) -> Path:
-    return cfg.paths.models / (name or cfg.model.name)
+    return Layout.of(cfg).model_dir(name or cfg.model.name)
 
 
 def trained_model(cfg: Config) -> tuple[Recommender, Recommender]:
     """The trained model of ``cfg.model.name`` and its popularity fallback."""
-    path = need(model_dir(cfg) / "model", f"train model={cfg.model.name}")
-    return load_model(path), load_model(need(model_dir(cfg) / "fallback", "train"))
+    path = need(model_dir(cfg) / layout.MODEL, f"train model={cfg.model.name}")
+    return load_model(path), load_model(need(model_dir(cfg) / layout.FALLBACK, "train"))

@@ -8,9 +8,11 @@ from typing import Any
 import polars as pl
 from rich.table import Table
 
+from recsys_cli import layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
 from recsys_cli.data.ids import IdMap, save_ids
+from recsys_cli.layout import Layout
 from recsys_cli.data.profile import REAL_SHOP
 from recsys_cli.data.leakage import window_fingerprints
 from recsys_cli.data.splits import report, split_events
@@ -19,9 +21,16 @@ from recsys_cli.stages.inputs import need, read_json
 
 
 def run(cfg: Config) -> None:
-    events = pl.read_parquet(need(cfg.paths.interim / "events.parquet", "ingest"))
-    items = pl.read_parquet(need(cfg.paths.interim / "items.parquet", "ingest"))
-    users_table = pl.read_parquet(need(cfg.paths.interim / "users.parquet", "ingest"))
+    from recsys_cli.engines import runs_on
+
+    if runs_on(cfg, "split") == "spark":
+        from recsys_cli.engines.spark import data
+
+        data.split(cfg)
+        return
+    events = pl.read_parquet(need(Layout.of(cfg).events, "ingest"))
+    items = pl.read_parquet(need(Layout.of(cfg).items, "ingest"))
+    users_table = pl.read_parquet(need(Layout.of(cfg).users, "ingest"))
     users = IdMap.from_values(events["user_id"], users_table["user_id"])
     item_ids = IdMap.from_values(events["item_id"], items["item_id"])
     events = events.with_columns(
@@ -35,18 +44,18 @@ def run(cfg: Config) -> None:
     info["n_items_indexed"] = len(item_ids)
     with atomic_dir(cfg.paths.processed) as tmp:
         for name, frame in split.windows().items():
-            frame.write_parquet(tmp / f"{name}.parquet")
-        save_ids(tmp / "ids.npz", users, item_ids)
-        (tmp / "split_report.json").write_text(json.dumps(info, indent=2) + "\n")
+            frame.write_parquet(tmp / layout.window_file(name))
+        save_ids(tmp / layout.IDS, users, item_ids)
+        (tmp / layout.SPLIT_REPORT).write_text(json.dumps(info, indent=2) + "\n")
         for i, fold in enumerate(split.folds):  # rolling: the earlier origins
-            fold_dir = tmp / "folds" / f"fold_{i}"
+            fold_dir = tmp / layout.FOLDS / f"fold_{i}"
             fold_dir.mkdir(parents=True)
             for name, frame in fold.windows().items():
-                frame.write_parquet(fold_dir / f"{name}.parquet")
-            save_ids(fold_dir / "ids.npz", users, item_ids)
+                frame.write_parquet(fold_dir / layout.window_file(name))
+            save_ids(fold_dir / layout.IDS, users, item_ids)
             fold_info = {**report(fold), "fingerprints": window_fingerprints(fold.windows())}
-            (fold_dir / "split_report.json").write_text(json.dumps(fold_info, indent=2) + "\n")
-    print_report(info, read_json(cfg.paths.interim / "ingest_report.json", "ingest").get("profile", {}))
+            (fold_dir / layout.SPLIT_REPORT).write_text(json.dumps(fold_info, indent=2) + "\n")
+    print_report(info, read_json(Layout.of(cfg).ingest_report, "ingest").get("profile", {}))
     status(f"split: {split.info['method']} -> {cfg.paths.processed}")
 
 

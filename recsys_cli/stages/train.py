@@ -6,15 +6,17 @@ import json
 import time
 from typing import Any
 
+from recsys_cli import engines, layout
 from recsys_cli.atomic import atomic_dir
 from recsys_cli.config import Config
+from recsys_cli.manifest import write_manifest
 from recsys_cli.models import TrainData, build, params_of
 from recsys_cli.models.popularity import Popularity
 from recsys_cli.progress import status
 from recsys_cli.schema import to_dict
 from recsys_cli.stages.inputs import model_dir, train_data
 
-BEST_PARAMS = "best_params.json"
+BEST_PARAMS = layout.BEST_PARAMS
 
 
 def tuned_params(cfg: Config) -> tuple[dict[str, Any], str]:
@@ -46,14 +48,14 @@ def fit_model(cfg: Config, overrides: dict[str, Any] | None = None, show_progres
     model = build(cfg.model, overrides)
     if hasattr(model, "show_progress"):
         model.show_progress = show_progress
-    model.fit(data)
+    engines.fit(cfg, model, data)
     if cfg.train.refit_with_valid:
         params = model.fitted_params() if hasattr(model, "fitted_params") else model.params
         data = train_data(cfg, refit=True)
         model = type(model)(params)
         if hasattr(model, "show_progress"):
             model.show_progress = show_progress
-        model.fit(data)
+        engines.fit(cfg, model, data)
     return model, data
 
 
@@ -67,6 +69,8 @@ def run(cfg: Config) -> None:
     info = {
         "model": cfg.model.name,
         "params": to_dict(model.params),
+        # what a refit without a valid window reuses (epochs, blend weights): the production fit of export
+        "fitted_params": to_dict(model.fitted_params() if hasattr(model, "fitted_params") else model.params),
         "params_source": source,
         "fit_windows": ["train", "valid"] if cfg.train.refit_with_valid else ["train"],
         "fit_seconds": round(fit_seconds, 3),
@@ -76,8 +80,9 @@ def run(cfg: Config) -> None:
         "seed": cfg.seed,
     }
     with atomic_dir(model_dir(cfg)) as tmp:
-        model.save(tmp / "model")
-        fallback.save(tmp / "fallback")
-        (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        model.save(tmp / layout.MODEL)
+        fallback.save(tmp / layout.FALLBACK)
+        (tmp / layout.TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n")
         (tmp / "config.yaml").write_text(cfg.to_yaml())
+        write_manifest(tmp, {"artifact": "recsys-model", "model": cfg.model.name})  # every file, checked on load
     status(f"train: {cfg.model.name} fit in {fit_seconds:.2f}s -> {model_dir(cfg)}")

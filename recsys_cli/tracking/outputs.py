@@ -5,22 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recsys_cli import layout
+from recsys_cli.features.store import REPORT as FEATURES_REPORT
+from recsys_cli.layout import Layout
+
 if TYPE_CHECKING:
     from recsys_cli.config import Config
 
 def stage_outputs(cfg: Config, name: str) -> list[tuple[Path, str | None]]:
     p = cfg.paths
+    lay = Layout.of(cfg)
     reports = p.reports_dir
     return {
-        "ingest": [(p.interim / "ingest_report.json", None)],
-        "split": [(p.processed / "split_report.json", None)],
-        "features": [(p.features / "features_report.json", None)],
+        "ingest": [(lay.ingest_report, None)],
+        "split": [(lay.split_report, None)],
+        "features": [(p.features / FEATURES_REPORT, None)],
         "tune": [(p.tune, "tune"), (reports / "tune", "tune/plots")],
         "train": [(p.models / cfg.model.name, "model")],
         "eval": [
-            (reports / "metrics.json", None),
-            (reports / "segments.json", None),
-            (reports / "per_user.parquet", None),
+            (lay.metrics, None),
+            (reports / layout.SEGMENTS, None),
+            (reports / layout.PER_USER, None),
             (reports / "plots", "plots"),
         ],
         "export": [],  # the bundle travels inside the registered model (register_bundle)
@@ -30,11 +35,12 @@ def stage_outputs(cfg: Config, name: str) -> list[tuple[Path, str | None]]:
 def stage_reports(cfg: Config, name: str) -> list[tuple[Path, str]]:
     """JSON reports whose numbers become metrics (``prefix``: '' for eval's headline metrics)."""
     p = cfg.paths
+    lay = Layout.of(cfg)
     return {
-        "ingest": [(p.interim / "ingest_report.json", "ingest")],
-        "split": [(p.processed / "split_report.json", "split")],
-        "features": [(p.features / "features_report.json", "features")],
-        "tune": [(p.tune / "best_params.json", "tune")],
-        "train": [(p.models / cfg.model.name / "train_info.json", "train")],
-        "eval": [(p.reports_dir / "metrics.json", "")],
+        "ingest": [(lay.ingest_report, "ingest")],
+        "split": [(lay.split_report, "split")],
+        "features": [(p.features / FEATURES_REPORT, "features")],
+        "tune": [(lay.best_params, "tune")],
+        "train": [(lay.train_info(cfg.model.name), "train")],
+        "eval": [(lay.metrics, "")],
     }.get(name, [])

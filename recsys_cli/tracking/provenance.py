@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recsys_cli.layout import Layout
+
 if TYPE_CHECKING:
     from recsys_cli.config import Config
 
@@ -43,9 +45,9 @@ def file_sha256(path: Path) -> str | None:
 def data_tags(cfg: Config) -> dict[str, str]:
     """``dataset.hash`` (sha256 of the ingested events) and ``split.hash`` (of the split's window fingerprints)."""
     tags: dict[str, str] = {}
-    events = file_sha256(cfg.paths.interim / "events.parquet")
+    events = file_sha256(Layout.of(cfg).events)
     fingerprints = None
-    report = cfg.paths.processed / "split_report.json"
+    report = Layout.of(cfg).split_report
     try:
         if report.is_file():
             fingerprints = json.loads(report.read_text()).get("fingerprints")

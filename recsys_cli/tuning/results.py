@@ -13,9 +13,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from recsys_cli import layout
 from recsys_cli.atomic import write_text
 
-BEST_PARAMS = "best_params.json"  # read by recsys_cli.stages.train.tuned_params
+BEST_PARAMS = layout.BEST_PARAMS  # read by recsys_cli.stages.train.tuned_params
 TRIALS = "trials.json"
 
 

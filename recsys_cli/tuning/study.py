@@ -30,7 +30,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from recsys_cli import layout
 from recsys_cli.config import Config, TuneConfig
+from recsys_cli.errors import RecsysError
 from recsys_cli.schema import to_dict
 from recsys_cli.tuning.pruning import make_pruner
 from recsys_cli.tuning.space import default_point
@@ -41,7 +43,7 @@ Callback = Callable[[optuna.Study, FrozenTrial], None]
 
 def window_fingerprint(processed: Path) -> dict[str, Any]:
     """What identifies the train and valid windows (never the test window): hashes from split_report.json."""
-    path = processed / "split_report.json"
+    path = processed / layout.SPLIT_REPORT
     info = json.loads(path.read_text()) if path.is_file() else {}
     prints = info.get("fingerprints") or {}
     out: dict[str, Any] = {"method": info.get("method"), "t1": info.get("t1")}
@@ -137,7 +139,25 @@ def optimize(
 
     Optuna checks the timeout between trials: a running trial completes.
     A trial that raises stops the study (Ctrl-C too); the next run retries it.
+    A trial that fails on the user's data or config (a RecsysError, or out of
+    memory) ends the run with one line naming the trial and its params, with
+    no traceback from Optuna.
     """
     remaining = trials - finished(study)
-    if remaining > 0:
-        study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(callbacks), gc_after_trial=False)
+    if remaining <= 0:
+        return
+
+    def guarded(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except RecsysError as exc:  # one line naming the trial; Optuna's own report (with traceback) stays quiet
+            raise type(exc)(f"tune: trial {trial.number} with {trial.params} failed: {exc}") from None
+        except MemoryError:
+            raise RecsysError(f"tune: trial {trial.number} with {trial.params} ran out of memory") from None
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # Optuna logs a failed trial with its traceback
+    try:
+        study.optimize(guarded, n_trials=remaining, timeout=timeout, callbacks=list(callbacks), gc_after_trial=False)
+    finally:
+        optuna.logging.set_verbosity(level)

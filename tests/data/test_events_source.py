@@ -59,7 +59,7 @@ def test_csv_with_custom_mapping(tmp_path: Path) -> None:
     assert rows[1] == {
         "user_id": "c1", "item_id": "p2", "timestamp": datetime(2024, 1, 2, 3, 5),
         "event": "purchase", "rating": 4.5, "price": pytest.approx(19.99), "session_id": "s1",
-        "device": "mobile",
+        "device": "mobile", "quantity": None, "text": None,
     }  # fmt: skip
     assert raw.events["timestamp"].to_list() == [
         datetime(2024, 1, 2, 3, 4, 5),
@@ -239,14 +239,14 @@ def test_catalog_errors_name_item_columns_key(tmp_path: Path) -> None:
     )
     items.write_text("item_id,title,cost\np1,Mug,1\np2,Pen,cheap\n")
     config = cfg(csv(tmp_path), items_path=str(items), item_columns=ItemColumnsConfig(price="cost"))
-    error(config, "catalog.csv: row 2, column 'cost' (data.item_columns.price): 'cheap' is not a number")
+    error(config, "catalog.csv: row 2, column 'cost' (data.item_columns.price): 'cheap' is not a price")
 
 
 def test_unknown_suffix_and_format(tmp_path: Path) -> None:
-    path = tmp_path / "log.json"
+    path = tmp_path / "log.dat"
     path.write_text("{}")
-    error(cfg(path), "log.json", "data.format=csv")
-    error(cfg(csv(tmp_path), format="xlsx"), "data.format", "'xlsx'", "csv, parquet")
+    error(cfg(path), "log.dat", "data.format=csv|parquet|jsonl")
+    error(cfg(csv(tmp_path), format="xls"), "data.format", "'xls'", "csv, parquet, jsonl, xlsx")
 
 
 def test_path_not_set() -> None:

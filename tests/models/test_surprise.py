@@ -294,3 +294,15 @@ def test_yaml_holds_the_defaults(name: str, params_cls: type) -> None:
 def test_bad_params_refused(params_cls: type, bad: dict) -> None:
     with pytest.raises(ConfigError):
         from_dict(params_cls, bad)
+
+
+def test_knnbaseline_refuses_a_similarity_over_its_memory_budget_at_once() -> None:
+    """100,000 shoppers: a user-user similarity of ~160 GB is refused before any work, naming the setting."""
+    from recsys_cli.errors import TooLarge
+    from recsys_cli.models.base import TrainData
+    from recsys_cli.models.knnbaseline import KNNBaseline, KNNBaselineParams
+
+    data = TrainData(matrix=sp.csr_matrix((100_000, 50_000), dtype=np.float32))
+    with pytest.raises(TooLarge, match=r"needs about 160\.0 GB, over model\.memory_budget_gb=4; raise it, or set "
+                                       r"model\.user_based=false"):
+        KNNBaseline(KNNBaselineParams()).fit(data)  # an empty matrix: it would take seconds to get anywhere

@@ -31,6 +31,7 @@ SCALES = {
     "small": Scale(6_000, 2_500, 300_000),
     "medium": Scale(30_000, 12_000, 1_500_000),
     "full": Scale(100_000, 50_000, 5_000_000),
+    "xl": Scale(162_000, 62_000, 25_000_000),  # the size of MovieLens 25M
 }
 
 

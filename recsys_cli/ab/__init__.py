@@ -1,0 +1,1 @@
+"""Online experiments offline: `recsys ab report` (statistics of the event store) and `recsys ab simulate`."""

@@ -1,0 +1,104 @@
+"""Folding new events into a fitted model without refitting it from scratch (``recsys update``).
+
+- latent-factor models (ALS, BPR, LMF): new users and items get zero rows;
+  the factors of the users and items the new events touch are re-solved by
+  the exact ALS least-squares step (confidence ``alpha * weight``, ridge
+  ``regularization``: implicit's own update), users given the item factors,
+  then items given the user factors, ``sweeps`` times; nothing else moves;
+- item-item models (EASE, item-kNN, RP3beta): the history they multiply by
+  W becomes the new one (new items get empty rows and columns of W);
+- popularity: recounted from the new history.
+
+Any other model refuses with one line: refit it with ``recsys train``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_cli.errors import RecsysError
+from recsys_cli.models.factors import FactorModel
+from recsys_cli.models.itemitem import ItemItemModel
+from recsys_cli.models.popularity import Popularity
+
+
+def _grow(a: np.ndarray, rows: int) -> np.ndarray:
+    if a.shape[0] >= rows:
+        return a
+    return np.vstack([a, np.zeros((rows - a.shape[0], a.shape[1]), dtype=a.dtype)])
+
+
+def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float) -> np.ndarray:
+    """For each row of ``rows`` (weights over the fixed side), the ALS least-squares solution.
+
+    ``x = (FᵀF + F_iᵀ(C_i - I)F_i + λI)⁻¹ F_iᵀ C_i 1`` with ``C_i = alpha * w``
+    over the row's non-zeros: implicit's ALS update for one side given the other.
+    """
+    f = fixed.astype(np.float64)
+    gram = f.T @ f + (reg or 1e-6) * np.eye(f.shape[1])
+    out = np.zeros((rows.shape[0], f.shape[1]))
+    for r in range(rows.shape[0]):
+        lo, hi = rows.indptr[r], rows.indptr[r + 1]
+        if hi == lo:
+            continue
+        idx = rows.indices[lo:hi]
+        conf = alpha * rows.data[lo:hi].astype(np.float64)
+        fi = f[idx]
+        a = gram + (fi.T * (conf - 1.0)) @ fi
+        out[r] = np.linalg.solve(a, (fi.T * conf).sum(axis=1))
+    return out.astype(np.float32)
+
+
+def update_factors(model: FactorModel, weights: sp.csr_matrix, users: np.ndarray, items: np.ndarray,
+                   sweeps: int) -> None:
+    """Grow to ``weights``' shape, then re-solve the touched users and items in alternation."""
+    n_users, n_items = weights.shape
+    model._set_factors(_grow(model.user_factors, n_users), _grow(model.item_factors, n_items))
+    alpha = float(getattr(model.params, "alpha", 1.0))
+    reg = float(getattr(model.params, "regularization", 0.01))
+    columns = sp.csr_matrix(weights.T)  # items x users
+    for _ in range(sweeps):
+        if users.size:
+            model.user_factors[users] = solve_rows(model.item_factors, weights[users], alpha, reg)
+        if items.size:
+            model.item_factors[items] = solve_rows(model.user_factors, columns[items], alpha, reg)
+    model._set_factors(model.user_factors, model.item_factors)  # drops cached Grams of the old factors
+
+
+def update_model(model: Any, weights: sp.csr_matrix, users: np.ndarray, items: np.ndarray, sweeps: int) -> str:
+    """Fold the new history ``weights`` (users x items, summed event weights) into ``model``; what was done."""
+    n_users, n_items = weights.shape
+    if isinstance(model, FactorModel):
+        update_factors(model, weights, users, items, sweeps)
+        return f"re-solved {users.size:,} users' and {items.size:,} items' factors ({sweeps} sweeps)"
+    if isinstance(model, ItemItemModel):
+        w = model.weights
+        grow = n_items - w.shape[0]
+        if grow > 0:
+            if sp.issparse(w):
+                w = sp.block_diag([w, sp.csr_matrix((grow, grow), dtype=np.float32)], format="csr")
+            else:
+                w = np.pad(w, ((0, grow), (0, grow)))
+        binary = getattr(model.params, "binary", getattr(model.params, "binary_history", False))
+        hist = sp.csr_matrix(weights, dtype=np.float32, copy=True)
+        if binary:
+            hist.data[:] = 1.0
+        model._set(hist, w)
+        return "history refreshed (item-item weights kept; new items start empty)"
+    if isinstance(model, Popularity):
+        refit_popularity(model, weights)
+        return "popularity recounted"
+    raise RecsysError(f"recsys update: model {getattr(model, 'name', type(model).__name__)!r} cannot fold in new "
+                      "events (als, bpr, lmf, ease, itemknn, rp3beta, popularity can); refit it with `recsys train`")
+
+
+def refit_popularity(model: Popularity, weights: sp.csr_matrix) -> None:
+    """Popularity over the new history (distinct users or summed weights; a half-life is not recomputed)."""
+    model.n_users, model.n_items = weights.shape
+    if model.params.by == "users":
+        model.item_scores = np.bincount(weights.indices, minlength=weights.shape[1]).astype(np.float32)
+    else:
+        model.item_scores = np.asarray(weights.sum(axis=0)).ravel().astype(np.float32)

@@ -1,0 +1,107 @@
+"""SIGKILL `recsys train` and `recsys export` at 20 moments each: the artifact is always whole.
+
+After every kill the artifact path holds a complete version that verifies
+against its manifest (the old one or the new one, never half, never missing),
+and a rerun succeeds and leaves no temporaries behind. The moments are spread
+over a normal run's duration (one per 1/20th, at a random point inside it), so
+kills land in the imports, the fit, the writes and the swap alike.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys_cli.bundle import read_bundle
+from recsys_cli.manifest import read_manifest
+
+pytestmark = pytest.mark.slow
+KILLS = 20
+BASE = ["experiment=tiny", "tracking=none", "tune.trials=0", "eval.bootstrap=0", "model.num_threads=1"]
+
+
+def _recsys(root: Path, command: str) -> list[str]:
+    return [sys.executable, "-m", "recsys_cli.cli", command, *BASE, f"paths.root={root}"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("kill")
+    done = subprocess.run(_recsys(root, "run"), env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+def _duration(args: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return time.perf_counter() - started
+
+
+def _kill_at(args: list[str], delay: float) -> int | None:
+    """Start ``args``, SIGKILL it after ``delay`` seconds; its exit code if it finished first."""
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return None
+
+
+def _moments(duration: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return duration * (np.arange(KILLS) + rng.random(KILLS)) / KILLS
+
+
+def _verify_model_dir(path: Path) -> str:
+    manifest = read_manifest(path, verify=True)  # every file present, listed and unaltered
+    from recsys_cli.models import load_model
+
+    load_model(path / "model"), load_model(path / "fallback")
+    return manifest["files"]["model/arrays.npz"]
+
+
+def _verify_bundle(path: Path) -> str:
+    return read_bundle(path).version
+
+
+@pytest.mark.parametrize("command,artifact,verify", [
+    ("train", Path("data/models/als"), _verify_model_dir),
+    ("export", Path("data/bundle"), _verify_bundle),
+])
+def test_a_killed_stage_leaves_a_whole_artifact_and_a_rerun_succeeds(root: Path, command: str, artifact: Path,
+                                                                     verify) -> None:  # noqa: ANN001
+    args = _recsys(root, command)
+    path = root / artifact
+    versions = {verify(path)}
+    duration = _duration(args)
+    versions.add(verify(path))
+    finished = 0
+    for i, delay in enumerate(_moments(duration, seed=len(command))):
+        code = _kill_at(args, float(delay))
+        if code is not None:
+            assert code == 0
+            finished += 1
+        try:
+            versions.add(verify(path))
+        except Exception as exc:  # noqa: BLE001 - the message names the kill that broke it
+            pytest.fail(f"kill {i} at {delay:.2f}s of {duration:.2f}s left {path} unusable: {exc}")
+    assert finished < KILLS  # most kills landed mid-run
+    done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verify(path)
+    leftovers = [p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.")]
+    assert leftovers == [], leftovers  # temporaries of the killed runs were cleaned by the rerun
