@@ -75,8 +75,10 @@ def compute(store: Any, experiment: dict[str, Any], alpha: float = 0.05, n_boot:
             counts[r["arm"]][r["event"]] = float(r["n"])
             if r["event"] == "purchase":
                 counts[r["arm"]]["revenue"] = float(r["revenue"] or 0.0)
-    lists = {r["arm"]: int(r["n"]) for r in store.query(
-        "SELECT arm, COUNT(*) AS n FROM served WHERE experiment = :e GROUP BY arm", e=name)}
+    lists, shown = {}, {}
+    for r in store.query("SELECT arm, COUNT(*) AS lists, SUM(n) AS shown FROM served WHERE experiment = :e "
+                         "GROUP BY arm", e=name):
+        lists[r["arm"]], shown[r["arm"]] = int(r["lists"]), int(r["shown"] or 0)
     users = {r["arm"]: int(r["n"]) for r in store.query(
         "SELECT arm, COUNT(DISTINCT user_id) AS n FROM served WHERE experiment = :e GROUP BY arm", e=name)}
     rewarded = {r["arm"]: int(r["n"]) for r in store.query(
@@ -89,7 +91,7 @@ def compute(store: Any, experiment: dict[str, Any], alpha: float = 0.05, n_boot:
     control = arms[0]
     for arm in arms:
         c = counts[arm]
-        imp, clicks, buys = int(c.get("impression", 0)), int(c.get("click", 0)), int(c.get("purchase", 0))
+        imp, clicks, buys = shown.get(arm, 0), int(c.get("click", 0)), int(c.get("purchase", 0))
         revenue = c.get("revenue", 0.0)
         n_users = users.get(arm, 0)
         row: dict[str, Any] = {
@@ -107,10 +109,10 @@ def compute(store: Any, experiment: dict[str, Any], alpha: float = 0.05, n_boot:
         }
         if arm != control:
             cc = counts[control]
-            _, row["ctr_p_vs_control"] = stats.two_proportion(int(cc.get("click", 0)), int(cc.get("impression", 0)),
+            _, row["ctr_p_vs_control"] = stats.two_proportion(int(cc.get("click", 0)), shown.get(control, 0),
                                                               clicks, imp)
             _, row["conversion_p_vs_control"] = stats.two_proportion(
-                int(cc.get("purchase", 0)), int(cc.get("impression", 0)), buys, imp)
+                int(cc.get("purchase", 0)), shown.get(control, 0), buys, imp)
             lo, hi, p = stats.bootstrap_difference(user_revenue.get(control, np.zeros(0)),
                                                    user_revenue.get(arm, np.zeros(0)), n_boot, alpha, rng)
             row["revenue_per_user_diff_ci"], row["revenue_per_user_p_vs_control"] = [lo, hi], p
@@ -136,7 +138,7 @@ def wilson_pair(s: int, n: int, alpha: float) -> list[float | None]:
 
 def _per_unit(store: Any, name: str, unit: str, table: str) -> dict[str, np.ndarray]:
     """Revenue per unit (user or list) per arm, zero for units that bought nothing."""
-    units = store.query(f"SELECT DISTINCT arm, {unit} AS u FROM {table} WHERE experiment = :e", e=name)
+    units = store.query(f"SELECT DISTINCT arm, {unit} AS u FROM {table} WHERE experiment = :e ORDER BY arm, u", e=name)
     spent = {(r["arm"], r["u"]): float(r["revenue"] or 0.0) for r in store.query(
         f"SELECT arm, {unit} AS u, SUM(COALESCE(price, 0) * quantity) AS revenue FROM events "
         f"WHERE experiment = :e AND event = 'purchase' GROUP BY arm, {unit}", e=name)}
@@ -147,22 +149,20 @@ def _per_unit(store: Any, name: str, unit: str, table: str) -> dict[str, np.ndar
 
 
 def _impressions_per_list(store: Any, name: str) -> dict[str, np.ndarray]:
-    rows = store.query("SELECT s.arm AS arm, s.request_id AS rid, COUNT(e.id) AS n FROM served s LEFT JOIN events e "
-                       "ON e.request_id = s.request_id AND e.event = 'impression' WHERE s.experiment = :e "
-                       "GROUP BY s.arm, s.request_id", e=name)
+    """Items shown per served list, per arm, in the same order as ``_per_unit(..., "request_id", ...)``."""
+    rows = store.query("SELECT arm, request_id AS u, n FROM served WHERE experiment = :e ORDER BY arm, u", e=name)
     out: dict[str, list[float]] = {}
     for r in rows:
-        out.setdefault(r["arm"], []).append(float(r["n"]))
+        out.setdefault(r["arm"], []).append(float(r["n"] or 0))
     return {arm: np.asarray(v) for arm, v in out.items()}
 
 
 def timeline(store: Any, name: str, bins: int = 40) -> dict[str, Any]:
     """Traffic share and cumulative CTR per arm over time."""
-    served = store.query("SELECT arm, ts FROM served WHERE experiment = :e", e=name)
+    served = store.query("SELECT arm, ts, n FROM served WHERE experiment = :e", e=name)
     if not served:
         return {}
-    events = store.query("SELECT arm, ts, event FROM events WHERE experiment = :e AND event IN ('impression', 'click')",
-                         e=name)
+    clicks = store.query("SELECT arm, ts FROM events WHERE experiment = :e AND event = 'click'", e=name)
     t = np.array([r["ts"] for r in served])
     edges = np.linspace(t.min(), t.max() + 1e-9, bins + 1)
     arms = sorted({r["arm"] for r in served})
@@ -171,8 +171,8 @@ def timeline(store: Any, name: str, bins: int = 40) -> dict[str, Any]:
     for arm in arms:
         mine = np.array([r["ts"] for r in served if r["arm"] == arm])
         share[arm] = (np.histogram(mine, edges)[0] / np.maximum(total, 1)).tolist()
-        imp = np.histogram([r["ts"] for r in events if r["arm"] == arm and r["event"] == "impression"], edges)[0]
-        clk = np.histogram([r["ts"] for r in events if r["arm"] == arm and r["event"] == "click"], edges)[0]
+        imp = np.histogram(mine, edges, weights=[float(r["n"] or 0) for r in served if r["arm"] == arm])[0]
+        clk = np.histogram([r["ts"] for r in clicks if r["arm"] == arm], edges)[0]
         ctr[arm] = (np.cumsum(clk) / np.maximum(np.cumsum(imp), 1)).tolist()
     return {"t": ((edges[1:] - edges[0]) / 60.0).tolist(), "share": share, "cumulative_ctr": ctr}
 

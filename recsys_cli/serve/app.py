@@ -30,7 +30,7 @@ from recsys_cli.config import Config, ServeConfig
 from recsys_cli.errors import RecsysError
 from recsys_cli.serve import schemas as s
 from recsys_cli.serve.cache import ResponseCache, make_cache, request_hash
-from recsys_cli.serve.events import EventStore, StoreUnavailable, impression_rows, rows_from_feedback, store_url
+from recsys_cli.serve.events import EventStore, StoreUnavailable, rows_from_feedback, store_url
 from recsys_cli.serve.experiments import ArmSpec, Experiment, ExperimentSpec
 from recsys_cli.serve.guard import Guard, setup_access_log
 from recsys_cli.serve.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -296,8 +296,8 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
             name = experiment.spec.name if experiment is not None else None
             state.store.log_served(
                 {"request_id": request_id, "ts": time.time(), "user_id": req.user_id, "experiment": name,
-                 "arm": arm, "bundle": service.version, "strategy": body["strategy"], "k": req.k},
-                impression_rows(request_id, req.user_id, items, name, arm, service.version))
+                 "arm": arm, "bundle": service.version, "strategy": body["strategy"], "k": req.k,
+                 "items": items, "n": len(items)})
         return _json(body)
 
     # ------------------------------------------------------------------ recommendations

@@ -1,11 +1,18 @@
-"""The event store: every served list (as impressions) and every feedback event, durable.
+"""The event store: every served list (its impressions) and every feedback event, durable.
 
 SQLite in WAL mode in the project by default (``serve.events=sqlite``:
 ``<data>/events/events.db``), PostgreSQL by URL (``serve.events=postgresql://...``),
 through SQLAlchemy Core. The schema is created and migrated by the project
 (``schema_version``), with indexes for the report queries.
 
-Writes go through one writer thread that groups them into small transactions:
+A served list is one row of ``served``: request id, time, shopper, experiment,
+arm, bundle, strategy and the items shown in position order (``items``, a
+JSON array; ``n`` of them): its impressions, at one row per list rather than
+one per item. Feedback events (including impressions a client posts itself)
+are rows of ``events``.
+
+Writes go through one writer thread that groups them into small transactions
+(executemany on the driver's own connection):
 
 - ``log_served`` (the ``/recommend`` path) only appends to an in-memory queue
   and returns: impressions never wait for the disk;
@@ -30,10 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FEEDBACK_TIMEOUT = 5.0  # seconds /feedback waits for its commit before answering 503
-MAX_PENDING_IMPRESSIONS = 200_000  # impressions kept in memory while the store is down (oldest dropped)
+MAX_PENDING_IMPRESSIONS = 200_000  # served-list rows kept in memory while the store is down (oldest dropped)
 BATCH = 2000  # rows per transaction at most
+
+
+EVENT_COLUMNS = ("ts", "user_id", "item_id", "event", "price", "quantity", "position", "request_id", "experiment",
+                 "arm", "bundle")
+SERVED_COLUMNS = ("request_id", "ts", "user_id", "experiment", "arm", "bundle", "strategy", "k", "items", "n")
 
 
 class StoreUnavailable(Exception):
@@ -74,7 +86,10 @@ def _ddl(dialect: str) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {}  # version -> statements that bring version-1 to it (after v1)
+# version -> statements that bring version-1 to it (after v1)
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE served ADD COLUMN items TEXT", "ALTER TABLE served ADD COLUMN n INTEGER"],
+}
 
 
 @dataclass
@@ -138,9 +153,9 @@ class EventStore:
                 conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version})
 
     # ------------------------------------------------------------------ writing
-    def log_served(self, served: dict[str, Any], impressions: list[dict[str, Any]]) -> None:
-        """A served list and its impressions: queued, written by the writer thread (never waits)."""
-        self._queue.put(_Job(events=impressions, served=[served]))
+    def log_served(self, served: dict[str, Any]) -> None:
+        """A served list (with its items in position order): queued, written by the writer thread (never waits)."""
+        self._queue.put(_Job(events=[], served=[served]))
 
     def submit(self, events: list[dict[str, Any]]) -> Future:
         """Queue feedback events; the future resolves once they are committed (or fails)."""
@@ -181,25 +196,23 @@ class EventStore:
         return jobs
 
     def _flush(self, jobs: list[_Job], final: bool = False) -> None:
-        from sqlalchemy import text
-
         batch = self._pending + jobs
         if not batch:
             return
-        events = [e for j in batch for e in j.events]
-        served = [s for j in batch for s in j.served]
+        events = [tuple(e[c] for c in EVENT_COLUMNS) for j in batch for e in j.events]
+        served = [tuple(json.dumps(s[c]) if c == "items" else s[c] for c in SERVED_COLUMNS)
+                  for j in batch for s in j.served]
+        mark = "%s" if self.dialect == "postgresql" else "?"
         try:
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn:  # executemany on the driver's cursor: no per-row Python work
                 if events:
-                    conn.execute(text(
-                        "INSERT INTO events (ts, user_id, item_id, event, price, quantity, position, request_id, "
-                        "experiment, arm, bundle) VALUES (:ts, :user_id, :item_id, :event, :price, :quantity, "
-                        ":position, :request_id, :experiment, :arm, :bundle)"), events)
+                    conn.exec_driver_sql(
+                        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})",
+                        events)
                 if served:
-                    conn.execute(text(
-                        "INSERT INTO served (request_id, ts, user_id, experiment, arm, bundle, strategy, k) "
-                        "VALUES (:request_id, :ts, :user_id, :experiment, :arm, :bundle, :strategy, :k)"
-                        + (" ON CONFLICT (request_id) DO NOTHING")), served)
+                    conn.exec_driver_sql(
+                        f"INSERT INTO served ({', '.join(SERVED_COLUMNS)}) VALUES "
+                        f"({', '.join([mark] * len(SERVED_COLUMNS))}) ON CONFLICT (request_id) DO NOTHING", served)
         except Exception as exc:  # noqa: BLE001 - the store is down: fail feedback, keep impressions
             self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
             for job in batch:
@@ -210,7 +223,7 @@ class EventStore:
             while keep and size > MAX_PENDING_IMPRESSIONS:
                 old = keep.pop(0)
                 size -= len(old.events) + len(old.served)
-                self.dropped += len(old.events)
+                self.dropped += len(old.events) + len(old.served)
             self._pending = keep
             if not final:
                 time.sleep(0.05)  # do not spin against a dead store
@@ -293,9 +306,3 @@ def rows_from_feedback(events: Iterable[Any], bundle: str,
     return out
 
 
-def impression_rows(request_id: str, user_id: str, item_ids: Sequence[str], experiment: str | None,
-                    arm: str | None, bundle: str) -> list[dict[str, Any]]:
-    now = time.time()
-    return [{"ts": now, "user_id": user_id, "item_id": item, "event": "impression", "price": None, "quantity": 1,
-             "position": pos, "request_id": request_id, "experiment": experiment, "arm": arm, "bundle": bundle}
-            for pos, item in enumerate(item_ids)]

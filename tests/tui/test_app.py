@@ -305,14 +305,14 @@ async def test_experiments_screen_reads_the_event_store(tui_cfg, tmp_path) -> No
         for i in range(lists):
             rid = f"{arm}{i}"
             served.append({"request_id": rid, "ts": now + i, "user_id": f"u{i}", "experiment": "demo", "arm": arm,
-                           "bundle": "x", "strategy": "personalised", "k": 5})
-            logged += [{"ts": now + i, "user_id": f"u{i}", "item_id": f"p{j}", "event": "impression", "price": None,
-                      "quantity": 1, "position": j, "request_id": rid, "experiment": "demo", "arm": arm,
-                      "bundle": "x"} for j in range(5)]
+                           "bundle": "x", "strategy": "personalised", "k": 5, "items": [f"p{j}" for j in range(5)],
+                           "n": 5})
             if i < clicks:
-                logged.append({**logged[-1], "event": "click", "position": 0})
+                logged.append({"ts": now + i, "user_id": f"u{i}", "item_id": "p0", "event": "click", "price": None,
+                               "quantity": 1, "position": 0, "request_id": rid, "experiment": "demo", "arm": arm,
+                               "bundle": "x"})
     for s in served:
-        store.log_served(s, [])
+        store.log_served(s)
     store.submit(logged).result(10)
     store.close_sync()
     cfg = dataclasses.replace(tui_cfg, serve=dataclasses.replace(tui_cfg.serve, events=f"sqlite:///{db}"))
