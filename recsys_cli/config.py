@@ -461,6 +461,7 @@ class UpdateConfig:
     events: str | None = None  # the new events (CSV/Parquet/JSON lines with the interim events columns)
     out: str | None = None  # where the new bundle goes (null: replace the bundle in place)
     sweeps: int = bound(2, ge=1)  # alternating re-solves of the touched users and items
+    reach: Literal["touched", "neighbours"] = "touched"  # neighbours: also every shopper of the touched items
     retrain: bool = False  # refit the model from scratch on the whole new history instead (the baseline)
 
 

@@ -64,7 +64,7 @@ def test_update_appends_ids_and_resolves_touched_factors_like_implicit(root: Pat
     bundle = read_bundle(root / "data/bundle")
     out = root / "bundle-v2"
     cfg = config.load([*BASE, f"paths.root={root}", f"update.events={root / 'day.parquet'}", f"update.out={out}",
-                       "update.sweeps=1"])
+                       "update.sweeps=1", "update.reach=touched"])
     update.run(cfg)
     new = read_bundle(out)  # verifies every checksum
     n_users, n_items = len(bundle.users), len(bundle.items)

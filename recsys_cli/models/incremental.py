@@ -53,13 +53,20 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float)
 
 
 def update_factors(model: FactorModel, weights: sp.csr_matrix, users: np.ndarray, items: np.ndarray,
-                   sweeps: int) -> None:
-    """Grow to ``weights``' shape, then re-solve the touched users and items in alternation."""
+                   sweeps: int, reach: str = "touched") -> None:
+    """Grow to ``weights``' shape, then re-solve the touched users and items in alternation.
+
+    ``reach="neighbours"``: the users re-solved are also every shopper of a touched
+    item (their scores move with those items' factors), not only the shoppers
+    in the new events.
+    """
     n_users, n_items = weights.shape
     model._set_factors(_grow(model.user_factors, n_users), _grow(model.item_factors, n_items))
     alpha = float(getattr(model.params, "alpha", 1.0))
     reg = float(getattr(model.params, "regularization", 0.01))
     columns = sp.csr_matrix(weights.T)  # items x users
+    if reach == "neighbours" and items.size:
+        users = np.union1d(users, columns[items].indices).astype(np.int64)
     for _ in range(sweeps):
         if users.size:
             model.user_factors[users] = solve_rows(model.item_factors, weights[users], alpha, reg)
@@ -68,12 +75,14 @@ def update_factors(model: FactorModel, weights: sp.csr_matrix, users: np.ndarray
     model._set_factors(model.user_factors, model.item_factors)  # drops cached Grams of the old factors
 
 
-def update_model(model: Any, weights: sp.csr_matrix, users: np.ndarray, items: np.ndarray, sweeps: int) -> str:
+def update_model(model: Any, weights: sp.csr_matrix, users: np.ndarray, items: np.ndarray, sweeps: int,
+                 reach: str = "touched") -> str:
     """Fold the new history ``weights`` (users x items, summed event weights) into ``model``; what was done."""
     n_users, n_items = weights.shape
     if isinstance(model, FactorModel):
-        update_factors(model, weights, users, items, sweeps)
-        return f"re-solved {users.size:,} users' and {items.size:,} items' factors ({sweeps} sweeps)"
+        update_factors(model, weights, users, items, sweeps, reach)
+        return (f"re-solved the factors of {users.size:,} shoppers ({reach}) and {items.size:,} items "
+                f"({sweeps} sweeps)")
     if isinstance(model, ItemItemModel):
         w = model.weights
         grow = n_items - w.shape[0]
