@@ -10,17 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import _report
 
-STAGES = ["ingest", "split", "features", "train", "eval"]
+STAGES = ["ingest", "split", "features", "train", "eval", "export", "batch-recommend"]
 
 
 def run(root: Path, scale: str, engine: list[str]) -> dict:
     for stage in STAGES:
-        subprocess.run(["recsys", stage, f"data.scale={scale}", f"paths.root={root}", "tracking=none",
+        subprocess.run([sys.executable, "-m", "recsys_cli.cli", stage, f"data.scale={scale}", f"paths.root={root}", "tracking=none",
                         "tune.trials=0", "eval.bootstrap=0", *engine], check=True, stdout=subprocess.DEVNULL)
     stages = {s["stage"]: s for s in json.loads((root / "reports/stages.json").read_text())["stages"]}
     split = json.loads((root / "data/processed/split_report.json").read_text())
