@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from recsys_cli.errors import DataError
+
+CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+"""Characters no id may hold: C0 controls (NUL, tab, newline, escape...), DEL and C1 controls."""
+CONTROL_CHARS = re.compile(CONTROL)
+CONTROL_NAMES = {"\x00": "NUL", "\t": "tab", "\n": "newline", "\r": "carriage return", "\x1b": "escape",
+                 "\x7f": "DEL"}
 
 ROW = "_recsys_row"
 """The 1-based data row of every table row (blank lines are dropped, rows keep their number)."""
@@ -102,7 +109,26 @@ class Table:
         bad = first(text.is_null() | (text == ""))
         if bad is not None:
             raise self.error(bad, subject, "missing value; every row needs one")
+        bad = first(text.str.contains(CONTROL))
+        if bad is not None:
+            value = str(text[bad])
+            char = next(c for c in value if CONTROL_CHARS.match(c))
+            name = CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
+            raise self.error(bad, subject, f"{show(value)} holds a control character ({name}); ids must be "
+                                           "printable text")
         return text
+
+    def finite(self, values: pl.Series, subject: str, negative: str | None = None) -> pl.Series:
+        """``values`` (of this table's rows) without NaN or infinity; ``negative``: why a negative one is an error."""
+        if values.dtype.is_float():
+            bad = first(values.is_nan() | values.is_infinite())
+            if bad is not None:
+                raise self.error(bad, subject, f"{values[bad]} is not a finite number")
+        if negative is not None:
+            bad = first(values < 0)
+            if bad is not None:
+                raise self.error(bad, subject, f"{values[bad]} is negative; {negative}")
+        return values
 
     def numbers(self, column: str, subject: str, integer: bool = False, required: bool = False) -> pl.Series:
         """The column as Int64 (``integer``) or Float64; text that is no number is an error."""
