@@ -38,6 +38,8 @@ class Case:
     names: list[str]  # every fragment the error line must hold ({root} replaced too)
     code: int = 1
     files: dict[str, bytes | Callable[[Path], None]] = field(default_factory=dict)  # relative path -> content
+    previous: str = PREVIOUS  # the stage's earlier output, written before the run when the files do not hold it
+    quiet: bool = True  # False: the stage may print its progress lines before failing (one error line still)
 
     def param(self) -> object:
         return pytest.param(self, id=self.id)
@@ -69,7 +71,7 @@ def _prepare(case: Case, root: Path) -> None:
             content(path)
         else:
             path.write_bytes(content)
-    previous = root / PREVIOUS
+    previous = root / case.previous
     if not previous.exists():
         previous.parent.mkdir(parents=True, exist_ok=True)
         previous.write_bytes(PREVIOUS_BYTES)
@@ -106,8 +108,10 @@ def check(case: Case, outcome: Outcome) -> str:
     text = outcome.output
     assert "Traceback" not in text, text
     lines = [line for line in text.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one error line, got {len(lines)}:\n{text}"
-    line = lines[0]
+    errors = [line for line in lines if line.startswith("error")]
+    assert len(errors) == 1 and lines[-1] == errors[0], f"expected one error line, last:\n{text}"
+    assert case.quiet is False or len(lines) == 1, f"expected nothing but the error line:\n{text}"
+    line = lines[-1]
     assert line.startswith("error: "), line
     assert outcome.code == case.code, f"exit {outcome.code}, expected {case.code}: {line}"
     for part in case.names:

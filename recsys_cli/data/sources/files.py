@@ -35,7 +35,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from recsys_cli.data.sources.readers import ROW, Table, check_file, fail, first, first_line, show
+from recsys_cli.data.sources.readers import (
+    ROW, SNIFF_BYTES, Table, check_file, check_text, fail, first, first_line, show,
+)
 from recsys_cli.errors import ConfigError, DataError
 
 KINDS = {
@@ -50,9 +52,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK"
 BLOCK_BYTES = 16 << 20  # pyarrow's CSV block: a single row longer than this fails
 PEEK_LINES = 1000  # JSON lines whose keys name the columns
-SNIFF_BYTES = 64 << 10  # the start of a text file, checked for being text at all
-CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\r\f") + b"\x7f"
-MAX_CONTROL_SHARE = 0.05  # text has next to none; random or binary bytes about 12%
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class Source:
     def _describe(self) -> tuple[str | None, str | None, str]:
         path, fmt = self.path, self.options.format
         if fmt not in FORMATS:
-            raise DataError(f"data.format: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+            raise ConfigError(f"data.format: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
         suffixes = [s.lower() for s in path.suffixes]
         compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
         inner = suffixes[:-1] if compression else suffixes
@@ -124,19 +123,7 @@ class Source:
         """A text format's file starts with text (not a Parquet file, an archive or random bytes)."""
         with self._open() as handle:
             head = handle.read(SNIFF_BYTES)
-        named = f"though read as {self.kind} ({self.key})"
-        if not head.strip():
-            raise fail(self.path, "file is empty (only blank lines)")
-        if head.startswith(b"PAR1"):
-            raise fail(self.path, f"is a Parquet file, {named}; name it .parquet or set data.format=parquet")
-        if head.startswith(ZIP_MAGIC + b"\x03\x04"):
-            raise fail(self.path, f"is a zip archive or an Excel workbook, {named}; name it .zip or .xlsx")
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise fail(self.path, "is UTF-16 text; save it as UTF-8 (data.encoding: utf8, latin-1 or cp1252)")
-        controls = len(head) - len(head.translate(None, CONTROL_BYTES))
-        if controls > MAX_CONTROL_SHARE * len(head):
-            raise fail(self.path, f"is not text: {controls:,} of its first {len(head):,} bytes are control bytes "
-                                  f"(a binary file?), {named}")
+        check_text(self.path, head, f"though read as {self.kind} ({self.key})")
 
     def _check_unique(self, columns: list[str]) -> None:
         seen: dict[str, int] = {}

@@ -14,7 +14,6 @@ first row whose value was present but came out null is the culprit.
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +177,32 @@ def check_file(path: Path, key: str | None = None) -> None:
         raise fail(path, "file is empty (0 bytes)")
 
 
+SNIFF_BYTES = 64 << 10  # the start of a text file, checked for being text at all
+CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\r\f") + b"\x7f"
+MAX_CONTROL_SHARE = 0.05  # text has next to none; random or binary bytes about 12%
+
+
+def check_text(file: str | Path, head: bytes, what: str) -> None:
+    """The first bytes of a file read as text (``what``: how it is read) are text.
+
+    Refuses, naming the file: only blank lines, a Parquet file, a zip archive
+    or Excel workbook, UTF-16, and bytes of which more than 5% are control
+    bytes (random or binary data; text has none but tabs and line ends).
+    """
+    if not head.strip():
+        raise fail(file, "file is empty (only blank lines)")
+    if head.startswith(b"PAR1"):
+        raise fail(file, f"is a Parquet file, {what}; name it .parquet or set data.format=parquet")
+    if head.startswith(b"PK\x03\x04"):
+        raise fail(file, f"is a zip archive or an Excel workbook, {what}; name it .zip or .xlsx")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail(file, "is UTF-16 text; save it as UTF-8 (data.encoding: utf8, latin-1 or cp1252)")
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
+    if controls > MAX_CONTROL_SHARE * len(head):
+        raise fail(file, f"is not text: {controls:,} of its first {len(head):,} bytes are control bytes "
+                         f"(a binary file?), {what}")
+
+
 def decode(data: bytes, encoding: str) -> str:
     """``encoding`` "auto": UTF-8 if it decodes, else Latin-1 (older MovieLens files)."""
     if encoding != "auto":
@@ -206,6 +231,8 @@ def read_delimited(
     reports positions as file lines instead of data rows.
     """
     check_file(path, key)
+    with open(path, "rb") as handle:
+        check_text(path, handle.read(SNIFF_BYTES), "though read as delimited text" + (f" ({key})" if key else ""))
     source: Path | bytes = path
     sep = separator
     if encoding != "utf8" or len(separator) > 1:
@@ -257,10 +284,14 @@ def _ragged(
         bad.append(row)
         return "error"
 
-    stream = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:  # pyarrow decodes each bad row's text as UTF-8 for the handler
+        data = data.decode("latin-1").encode("utf-8")
     with contextlib.suppress(pa.ArrowException, OSError):
         pacsv.read_csv(
-            stream,
+            pa.BufferReader(data),  # an Arrow buffer: no Python file for pyarrow's reader threads to call
             read_options=pacsv.ReadOptions(
                 use_threads=False, autogenerate_column_names=True, skip_rows=int(header)
             ),
