@@ -1,17 +1,31 @@
-"""The ASGI layer every request passes first: request id, size and depth limits, timing, one log line.
+"""The ASGI layer every request passes first: request id, admin auth, load shedding, size and depth limits,
+timing, one log line.
 
-Pure ASGI (no BaseHTTPMiddleware): the body is read once, refused with a 413
-past ``serve.max_body_bytes`` and with a 422 when its JSON nests deeper than
-``MAX_DEPTH`` (Python's parser would otherwise recurse until it fails), then
-handed on unchanged. After the response it records the endpoint's latency and
-writes one JSON line: request id, method, route, user id, strategy, arm,
-status, latency. Never the body.
+Pure ASGI (no BaseHTTPMiddleware), in this order:
+
+1. ``/admin/*`` without ``Authorization: Bearer <serve.admin_token>`` is a 401
+   before anything of the request is read (no 422 that tells a stranger what
+   the endpoint expects).
+2. Load shedding (:class:`Shedder`): when the server is behind, a 503 with
+   ``Retry-After`` costs a fraction of a real answer, so the requests it does
+   take stay fast and it recovers as soon as the load drops. Health checks,
+   ``/metrics`` and ``/admin/*`` are never shed.
+3. The body is read once, refused with a 413 past ``serve.max_body_bytes`` and
+   with a 422 when its JSON nests deeper than ``MAX_DEPTH`` (Python's parser
+   would otherwise recurse until it fails), then handed on unchanged.
+
+After the response it records the endpoint's latency and writes one JSON line:
+request id, method, route, user id, strategy, arm, status, latency. Never the
+body, never a header.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -57,6 +71,14 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def setup_access_log(enabled: bool) -> None:
     if not enabled:
         log.disabled = True
@@ -69,20 +91,143 @@ def setup_access_log(enabled: bool) -> None:
         log.propagate = False
 
 
-async def _reply(send: Send, status: int, detail: str, request_id: str) -> None:
+async def _reply(send: Send, status: int, detail: str, request_id: str,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode())]})
+        (b"x-request-id", request_id.encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
+ADMIN_PREFIX = "/admin"
+UNAUTHORISED = "admin endpoints need 'Authorization: Bearer <serve.admin_token>'"
+NEVER_SHED = ("/health/live", "/health/ready", "/metrics")
+
+
+def admin_token(configured: str | None) -> str | None:
+    """The admin bearer token: ``serve.admin_token``, else ``$RECSYS_ADMIN_TOKEN``; None: admin is closed."""
+    return configured or os.environ.get("RECSYS_ADMIN_TOKEN") or None
+
+
+def authorised(authorization: str, configured: str | None) -> bool:
+    """Whether an ``Authorization`` header value carries the admin token (constant-time compare)."""
+    token = admin_token(configured)
+    scheme, _, value = authorization.partition(" ")
+    if not token or scheme.lower() != "bearer" or not value:
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def document(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add what the Guard may answer to every operation of an OpenAPI schema (in place).
+
+    A body over the limit (413) or nested too deep / not UTF-8 (422) where an
+    operation takes a body; a 503 + ``Retry-After`` where load shedding
+    applies; a 401 on ``/admin/*``. All are ``{"detail": "<one line>"}``.
+    """
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    openapi.setdefault("components", {}).setdefault("schemas", {}).setdefault("Problem", {
+        "title": "Problem", "type": "object", "required": ["detail"],
+        "properties": {"detail": {"title": "Detail", "type": "string"}}})
+    retry = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+    for path, operations in openapi.get("paths", {}).items():
+        admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "Request body over serve.max_body_bytes",
+                                             "content": problem})
+                responses.setdefault("422", {"description": "Invalid request", "content": problem})
+            if admin:
+                responses.setdefault("401", {"description": "No or wrong admin token", "content": problem})
+                responses.setdefault("503", {"description": "The event store is down", "content": problem})
+            elif path not in NEVER_SHED:
+                responses.setdefault("503", {"description": "Not ready, a dependency is down, or overloaded "
+                                                            "(load shedding: see Retry-After)", "content": problem})
+                responses["503"].setdefault("headers", retry)
+    return openapi
+
+
+class Shedder:
+    """Admission control: which requests get a 503 + ``Retry-After`` because the server is behind.
+
+    Two signals. Requests in flight (being handled at once, e.g. waiting for
+    the event store to commit) above ``max_in_flight``: shed. And how long a
+    request waits before it is handled: the handlers run on one event loop,
+    so a backlog shows as the loop running late. A timer due every
+    ``TICK_S`` measures how late it fires; when that lag stays above
+    ``max_queue_ms`` for ``PERSIST`` ticks in a row (a backlog, not one slow
+    request or a pause of the machine), the share of requests let in is cut
+    by ``DECREASE``, and each tick below the target lets ``INCREASE`` more in
+    again (AIMD, as TCP does). Requests are let in evenly (a credit counter,
+    no randomness) in the proportion the share gives.
+    """
+
+    TICK_S = 0.01
+    PERSIST = 3
+    DECREASE = 0.7
+    INCREASE = 0.05
+    MIN_SHARE = 0.02
+
+    def __init__(self, max_in_flight: int, max_queue_ms: float) -> None:
+        self.max_in_flight = max_in_flight
+        self.target = max_queue_ms / 1000.0
+        self.in_flight = 0
+        self.share = 1.0  # of requests let in
+        self.lag = 0.0  # seconds, at the last tick
+        self._credit = 0.0
+        self._high = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        self._loop = loop
+        due = loop.time() + self.TICK_S
+        loop.call_at(due, self._tick, due)
+
+    def _tick(self, due: float) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        now = loop.time()
+        self.lag = max(0.0, now - due)
+        if self.lag > self.target:
+            self._high += 1
+            if self._high >= self.PERSIST:
+                self.share = max(self.MIN_SHARE, self.share * self.DECREASE)
+        else:
+            self._high = 0
+            self.share = min(1.0, self.share + self.INCREASE)
+        loop.call_at(now + self.TICK_S, self._tick, now + self.TICK_S)
+
+    def refuse(self) -> str | None:
+        """Why this request is shed, or None to let it in (the caller then counts it in flight)."""
+        if self.target > 0:
+            self._start()
+        if self.in_flight >= self.max_in_flight:
+            return f"{self.in_flight} requests in flight (serve.max_in_flight={self.max_in_flight})"
+        if self.target > 0 and self.share < 1.0:
+            self._credit += self.share
+            if self._credit >= 1.0:
+                self._credit -= 1.0
+                return None
+            return (f"requests wait {self.lag * 1000:.0f} ms to be handled "
+                    f"(serve.max_queue_ms={self.target * 1000:g}); {self.share:.0%} let in")
+        return None
+
+
 class Guard:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int, log_requests: bool = True) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int, log_requests: bool = True,
+                 admin_token: str | None = None, max_in_flight: int = 512, max_queue_ms: float = 200.0) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
         self.log_requests = log_requests
+        self.admin_token = admin_token
+        self.shedder = Shedder(max_in_flight, max_queue_ms)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,7 +248,25 @@ class Guard:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        path = scope.get("path", "")
+        admitted = False
         try:
+            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+                if not authorised(headers.get(b"authorization", b"").decode("latin-1"), self.admin_token):
+                    status_box[0] = 401
+                    await _reply(send, 401, UNAUTHORISED, request_id, [(b"www-authenticate", b"Bearer")])
+                    return
+            elif path not in NEVER_SHED:
+                reason = self.shedder.refuse()
+                if reason is not None:
+                    status_box[0] = 503
+                    state["shed"] = reason
+                    self.metrics.shed.labels("in_flight" if "in flight" in reason else "queue").inc()
+                    await _reply(send, 503, f"overloaded: {reason}; retry after 1 s", request_id,
+                                 [(b"retry-after", b"1")])
+                    return
+                self.shedder.in_flight += 1
+                admitted = True
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 length = headers.get(b"content-length")
                 if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -126,6 +289,10 @@ class Guard:
                     if not message.get("more_body", False):
                         break
                 body = b"".join(chunks)
+                if b"json" in headers.get(b"content-type", b"") and not _utf8(body):
+                    status_box[0] = 422
+                    await _reply(send, 422, "body: invalid JSON (not UTF-8 text)", request_id)
+                    return
                 if json_depth_exceeds(body):
                     status_box[0] = 422
                     await _reply(send, 422, f"body: JSON nested deeper than {MAX_DEPTH} levels", request_id)
@@ -143,6 +310,8 @@ class Guard:
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:
+            if admitted:
+                self.shedder.in_flight -= 1
             self._record(scope, state, status_box[0], time.perf_counter() - started, request_id)
 
     def _record(self, scope: Scope, state: dict[str, Any], status: int, seconds: float, request_id: str) -> None:
@@ -154,7 +323,7 @@ class Guard:
         if self.log_requests and not log.disabled:
             record = {"ts": round(time.time(), 3), "request_id": request_id, "method": scope.get("method"),
                       "endpoint": endpoint, "status": status, "latency_ms": round(seconds * 1000, 3)}
-            for key in ("user_id", "item_id", "strategy", "arm", "events"):
+            for key in ("user_id", "item_id", "strategy", "arm", "events", "shed"):
                 if key in state:
                     record[key] = state[key]
             log.info(json.dumps(record, separators=(",", ":")))
