@@ -26,6 +26,7 @@ from pydantic import Discriminator, Tag
 
 from recsys_cli.config import Config, ServeConfig
 from recsys_cli.errors import RecsysError
+from recsys_cli.manifest import within
 from recsys_cli.serve import schemas as s
 from recsys_cli.serve.cache import ResponseCache, make_cache, request_hash
 from recsys_cli.serve.events import EventStore, StoreUnavailable, impression_rows, rows_from_feedback, store_url
@@ -80,8 +81,7 @@ class State:
     def arm_path(self, arm: ArmSpec) -> Path:
         if arm.bundle is None:
             return self.bundle_path or self.cfg.bundle_path
-        path = Path(arm.bundle)
-        return path if path.is_absolute() else Path(self.cfg.paths.root) / path
+        return within(Path(self.cfg.paths.root), arm.bundle, f"arm {arm.name!r} bundle")
 
     def load_arms(self, spec: ExperimentSpec) -> dict[str, RecommenderService]:
         """Every arm's service, loaded and verified (raises on the first arm that cannot be served)."""
@@ -424,17 +424,20 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
     def authorised(request: Request) -> bool:
         return admin_authorised(request.headers.get("authorization", ""), serve.admin_token)
 
-    @app.post("/admin/reload", tags=["admin"], responses={401: {"model": s.Problem}, 422: {"model": s.Problem}})
+    @app.post("/admin/reload", tags=["admin"], responses={401: {"model": s.Problem}, 409: {"model": s.Problem},
+                                                          422: {"model": s.Problem}})
     async def reload(request: Request, body: Annotated[s.ReloadBody | None, Body()] = None) -> Response:
         """Load and verify a bundle (default: the one served), then swap it in; a bad one is refused."""
         if not authorised(request):
             return unauthorised()
-        path = Path(body.bundle) if body is not None and body.bundle else (state.bundle_path or cfg.bundle_path)
+        given = body.bundle if body is not None and body.bundle else None
         if not state.reload_lock.acquire(blocking=False):
             return _problem(409, "a reload is already running")
         try:
             started = time.perf_counter()
-            try:
+            try:  # a named bundle: relative to paths.root and inside it; loaded only once its manifest verifies
+                path = within(Path(cfg.paths.root), given, "body.bundle") if given else (state.bundle_path or
+                                                                                         cfg.bundle_path)
                 loaded = await asyncio.to_thread(state.load, path)
             except (RecsysError, OSError, ValueError, KeyError) as exc:
                 metrics.reloads.labels("refused").inc()
