@@ -153,20 +153,20 @@ class Shedder:
     """Admission control: which requests get a 503 + ``Retry-After`` because the server is behind.
 
     Two signals. Requests in flight (being handled at once, e.g. waiting for
-    the event store to commit) above ``max_in_flight``: shed. And how long a
+    the event store to commit) at ``max_in_flight``: shed. And how long a
     request waits before it is handled: the handlers run on one event loop,
-    so a backlog shows as the loop running late. A timer due every
-    ``TICK_S`` measures how late it fires; when that lag stays above
-    ``max_queue_ms`` for ``PERSIST`` ticks in a row (a backlog, not one slow
-    request or a pause of the machine), the share of requests let in is cut
-    by ``DECREASE``, and each tick below the target lets ``INCREASE`` more in
-    again (AIMD, as TCP does). Requests are let in evenly (a credit counter,
-    no randomness) in the proportion the share gives.
+    so a backlog shows as the loop running late. A timer due every ``TICK_S``
+    measures how late it fires, smoothed (an exponential average over about
+    ``1 / SMOOTHING`` ticks, so one slow request or a pause of the machine is
+    not a backlog). While that lag is above ``max_queue_ms`` the share of
+    requests let in is cut by ``DECREASE`` each tick; below it, ``INCREASE``
+    more are let in again each tick (AIMD, as TCP does). Requests are let in
+    evenly (a credit counter, no randomness) in the proportion the share gives.
     """
 
     TICK_S = 0.01
-    PERSIST = 3
-    DECREASE = 0.7
+    SMOOTHING = 0.2
+    DECREASE = 0.8
     INCREASE = 0.05
     MIN_SHARE = 0.02
 
@@ -175,9 +175,8 @@ class Shedder:
         self.target = max_queue_ms / 1000.0
         self.in_flight = 0
         self.share = 1.0  # of requests let in
-        self.lag = 0.0  # seconds, at the last tick
+        self.lag = 0.0  # seconds, smoothed
         self._credit = 0.0
-        self._high = 0
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _start(self) -> None:
@@ -193,13 +192,10 @@ class Shedder:
         if loop is None or loop.is_closed():
             return
         now = loop.time()
-        self.lag = max(0.0, now - due)
+        self.lag += self.SMOOTHING * (max(0.0, now - due) - self.lag)
         if self.lag > self.target:
-            self._high += 1
-            if self._high >= self.PERSIST:
-                self.share = max(self.MIN_SHARE, self.share * self.DECREASE)
+            self.share = max(self.MIN_SHARE, self.share * self.DECREASE)
         else:
-            self._high = 0
             self.share = min(1.0, self.share + self.INCREASE)
         loop.call_at(now + self.TICK_S, self._tick, now + self.TICK_S)
 
