@@ -68,7 +68,7 @@ async def _run_mixed(base: str, rate: float, seconds: float, requests: list[Requ
             latency[i] = loop.time() - due
 
         # warm the connections so the first second measures the server, not TCP handshakes
-        await asyncio.gather(*(one(i, loop.time()) for i in range(min(connections, 50, n))))
+        await asyncio.gather(*(one(i, loop.time()) for i in range(min(connections, n))))
         latency[:] = np.nan
         status[:] = 0
         tasks = []

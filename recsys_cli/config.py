@@ -320,7 +320,7 @@ class ServeConfig:
     max_body_bytes: int = bound(65536, ge=256)  # larger request bodies get 413
     max_batch: int = bound(1000, ge=1)  # events in one /feedback batch
     max_in_flight: int = bound(512, ge=1)  # requests handled at once; more get 503 + Retry-After
-    max_queue_ms: float = bound(200.0, ge=0.0)  # shed (503 + Retry-After) while requests wait longer; 0: never
+    max_queue_ms: float = bound(200.0, ge=0.0)  # a request that waited longer gets 503 + Retry-After; 0: never
     admin_token: str | None = None  # bearer token of /admin/*; else $RECSYS_ADMIN_TOKEN; unset: admin disabled
     cache: str = "memory"  # memory | none | redis://host:port/db
     cache_size: int = bound(10000, ge=1)  # responses kept by the in-process LRU

@@ -6,9 +6,11 @@ Pure ASGI (no BaseHTTPMiddleware), in this order:
 1. ``/admin/*`` without ``Authorization: Bearer <serve.admin_token>`` is a 401
    before anything of the request is read (no 422 that tells a stranger what
    the endpoint expects).
-2. Load shedding (:class:`Shedder`): when the server is behind, a 503 with
-   ``Retry-After`` costs a fraction of a real answer, so the requests it does
-   take stay fast and it recovers as soon as the load drops. Health checks,
+2. Load shedding (:class:`Shedder`): a request that waited longer than
+   ``serve.max_queue_ms`` in the server's queue, or arrives while
+   ``serve.max_in_flight`` are being handled, gets a 503 with ``Retry-After``:
+   it costs a fraction of a real answer, so the requests the server does take
+   stay fast and it recovers as soon as the load drops. Health checks,
    ``/metrics`` and ``/admin/*`` are never shed.
 3. The body is read once, refused with a 413 past ``serve.max_body_bytes`` and
    with a 422 when its JSON nests deeper than ``MAX_DEPTH`` (Python's parser
@@ -22,6 +24,7 @@ body, never a header.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import json
 import logging
@@ -149,69 +152,65 @@ def document(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("recsys_arrived")
+"""When the server's event loop created this request's task (the request's headers had just been read)."""
+
+
+def _stamping(previous: Any) -> Any:
+    """An event-loop task factory that records each task's creation time in :data:`ARRIVED`."""
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        context = kwargs.pop("context", None)
+        context = contextvars.copy_context() if context is None else context.copy()
+        context.run(ARRIVED.set, loop.time())
+        if previous is not None:
+            return previous(loop, coro, context=context, **kwargs)
+        return asyncio.Task(coro, loop=loop, context=context, **kwargs)
+
+    factory.recsys_stamping = True  # type: ignore[attr-defined]
+    return factory
+
+
 class Shedder:
     """Admission control: which requests get a 503 + ``Retry-After`` because the server is behind.
 
-    Two signals. Requests in flight (being handled at once, e.g. waiting for
-    the event store to commit) at ``max_in_flight``: shed. And how long a
-    request waits before it is handled: the handlers run on one event loop,
-    so a backlog shows as the loop running late. A timer due every ``TICK_S``
-    measures how late it fires, smoothed (an exponential average over about
-    ``1 / SMOOTHING`` ticks, so one slow request or a pause of the machine is
-    not a backlog). While that lag is above ``max_queue_ms`` the share of
-    requests let in is cut by ``DECREASE`` each tick; below it, ``INCREASE``
-    more are let in again each tick (AIMD, as TCP does). Requests are let in
-    evenly (a credit counter, no randomness) in the proportion the share gives.
+    The handlers run on one event loop, one after another; when requests
+    arrive faster than they are answered, they wait in the loop's queue. Each
+    request's task is stamped when the loop creates it (its headers were just
+    read; a task factory installed at the first request), and a request that
+    waited longer than ``max_queue_ms`` before the server could look at it is
+    answered 503 at once: a few hundred microseconds instead of a full answer
+    its client has likely given up on, so the queue drains and the requests
+    behind it are served in time (the sojourn-time rule of CoDel). Also shed:
+    any request while ``max_in_flight`` are being handled at once (e.g. waiting
+    for the event store to commit).
     """
-
-    TICK_S = 0.01
-    SMOOTHING = 0.2
-    DECREASE = 0.8
-    INCREASE = 0.05
-    MIN_SHARE = 0.02
 
     def __init__(self, max_in_flight: int, max_queue_ms: float) -> None:
         self.max_in_flight = max_in_flight
         self.target = max_queue_ms / 1000.0
         self.in_flight = 0
-        self.share = 1.0  # of requests let in
-        self.lag = 0.0  # seconds, smoothed
-        self._credit = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _start(self) -> None:
+    def _waited(self) -> float:
+        """Seconds this request waited in the event loop's queue (0 for the first, unstamped ones)."""
         loop = asyncio.get_running_loop()
-        if self._loop is loop:
-            return
-        self._loop = loop
-        due = loop.time() + self.TICK_S
-        loop.call_at(due, self._tick, due)
-
-    def _tick(self, due: float) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        now = loop.time()
-        self.lag += self.SMOOTHING * (max(0.0, now - due) - self.lag)
-        if self.lag > self.target:
-            self.share = max(self.MIN_SHARE, self.share * self.DECREASE)
-        else:
-            self.share = min(1.0, self.share + self.INCREASE)
-        loop.call_at(now + self.TICK_S, self._tick, now + self.TICK_S)
+        if self._loop is not loop:
+            self._loop = loop
+            current = loop.get_task_factory()
+            if not getattr(current, "recsys_stamping", False):
+                loop.set_task_factory(_stamping(current))
+        arrived = ARRIVED.get(None)
+        return 0.0 if arrived is None else loop.time() - arrived
 
     def refuse(self) -> str | None:
         """Why this request is shed, or None to let it in (the caller then counts it in flight)."""
-        if self.target > 0:
-            self._start()
         if self.in_flight >= self.max_in_flight:
             return f"{self.in_flight} requests in flight (serve.max_in_flight={self.max_in_flight})"
-        if self.target > 0 and self.share < 1.0:
-            self._credit += self.share
-            if self._credit >= 1.0:
-                self._credit -= 1.0
-                return None
-            return (f"requests wait {self.lag * 1000:.0f} ms to be handled "
-                    f"(serve.max_queue_ms={self.target * 1000:g}); {self.share:.0%} let in")
+        if self.target > 0:
+            waited = self._waited()
+            if waited > self.target:
+                return f"waited {waited * 1000:.0f} ms to be handled (serve.max_queue_ms={self.target * 1000:g})"
         return None
 
 

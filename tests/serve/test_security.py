@@ -6,7 +6,8 @@
 - a bundle named to ``/admin/reload`` is used only once its manifest verifies:
   a tampered file, a file the manifest does not list, a manifest name that
   leads out of the bundle, or a relative path out of ``paths.root`` is refused
-  and the old bundle keeps serving; a tampered bundle at start-up is refused
+  and the old bundle keeps serving; an experiment arm cannot name a bundle out
+  of ``paths.root`` either; a tampered bundle at start-up is refused
   naming the file, and so is it by ``recsys batch-recommend``;
 - the server listens on 127.0.0.1 unless told otherwise (the default config,
   and the socket of a started server);
@@ -132,6 +133,18 @@ def test_a_bundle_named_to_reload_is_used_only_once_it_verifies(client: httpx.Cl
     # a relative path inside paths.root is fine
     r = client.post("/admin/reload", json={"bundle": "data/bundle"}, headers=AUTH)
     assert r.status_code == 200 and r.json()["bundle"] == read_bundle(shop / "data" / "bundle").version
+
+
+def test_an_experiment_arm_cannot_name_a_bundle_out_of_paths_root(client: httpx.Client) -> None:
+    served = client.get("/health/ready").json()["bundle"]
+    r = client.post("/admin/experiments", headers=AUTH, json={
+        "name": "escaping-arm", "arms": [{"name": "a"}, {"name": "b", "bundle": "../../../../etc"}]})
+    assert r.status_code == 201, r.text
+    r = client.post("/admin/experiments/escaping-arm/start", headers=AUTH)
+    assert r.status_code == 422 and "arm 'b'" in r.json()["detail"] and "leads out of paths.root" in r.json()["detail"]
+    running = client.get("/admin/experiments", headers=AUTH).json()["running"]
+    assert running is None or running["name"] != "escaping-arm"
+    assert client.get("/health/ready").json()["bundle"] == served
 
 
 def test_a_tampered_bundle_at_start_up_is_refused_naming_the_file(shop: Path, tmp_path: Path) -> None:
