@@ -77,7 +77,9 @@ def _send(case: schemathesis.Case, name: str) -> None:
     else:
         response = case.call(timeout=30)
     SENT[name] += 1
-    case.validate_response(response, checks=CHECKS)
+    # a 413 (the body is over serve.max_body_bytes) refuses the request as surely as a 422
+    case.validate_response(response, checks=CHECKS if response.status_code != 413 else
+                           [c for c in CHECKS if c is not checks.negative_data_rejection])
 
 
 NO_INPUT = {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics"), ("GET", "/admin/experiments")}
