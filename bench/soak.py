@@ -171,7 +171,7 @@ def soak(server: RecsysServer, requests: list[openloop.Request], kinds: np.ndarr
     n = raw["status"].size
     k = kinds[np.arange(n) % kinds.size]
     feedback_ok = int(((k == 2) & (raw["status"] == 200)).sum())
-    warm_up = int((kinds[: min(50, n)] == 2).sum())  # the generator's warm-up requests (their answers not kept)
+    warm_up = int((kinds[: min(256, n)] == 2).sum())  # the generator's warm-up: one per connection (not kept)
     time.sleep(1.0)  # the writer thread commits before it answers; impressions are queued
     stored = stored_feedback(server.root) - before - warm_up
     t = np.array([s[0] for s in samples]) - raw["t0"]

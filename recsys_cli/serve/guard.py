@@ -175,42 +175,65 @@ class Shedder:
     """Admission control: which requests get a 503 + ``Retry-After`` because the server is behind.
 
     The handlers run on one event loop, one after another; when requests
-    arrive faster than they are answered, they wait in the loop's queue. Each
-    request's task is stamped when the loop creates it (its headers were just
-    read; a task factory installed at the first request), and a request that
-    waited longer than ``max_queue_ms`` before the server could look at it is
-    answered 503 at once: a few hundred microseconds instead of a full answer
-    its client has likely given up on, so the queue drains and the requests
-    behind it are served in time (the sojourn-time rule of CoDel). Also shed:
-    any request while ``max_in_flight`` are being handled at once (e.g. waiting
-    for the event store to commit).
+    arrive faster than they are answered, they wait in the loop's queue. Two
+    measures of that wait:
+
+    - per request: each request's task is stamped when the loop creates it
+      (its headers were just read; a task factory installed at the first
+      request), so the Guard knows how long this request waited;
+    - for the server: a timer due every ``TICK_S`` measures how late it
+      fires, smoothed (an exponential average over about ``1 / SMOOTHING``
+      ticks), so one slow request or a pause of the machine is not a backlog.
+
+    While the server is behind (the smoothed lag above ``max_queue_ms``), a
+    request that waited longer than ``max_queue_ms`` is answered 503 at once:
+    a few hundred microseconds instead of a full answer its client has likely
+    given up on, so the queue drains and the requests behind it are served in
+    time (the sojourn-time rule of CoDel, gated by a standing backlog). Also
+    shed: any request while ``max_in_flight`` are being handled at once (e.g.
+    waiting for the event store to commit).
     """
+
+    TICK_S = 0.01
+    SMOOTHING = 0.2
 
     def __init__(self, max_in_flight: int, max_queue_ms: float) -> None:
         self.max_in_flight = max_in_flight
         self.target = max_queue_ms / 1000.0
         self.in_flight = 0
+        self.lag = 0.0  # seconds, smoothed
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _waited(self) -> float:
-        """Seconds this request waited in the event loop's queue (0 for the first, unstamped ones)."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop = loop
-            current = loop.get_task_factory()
-            if not getattr(current, "recsys_stamping", False):
-                loop.set_task_factory(_stamping(current))
-        arrived = ARRIVED.get(None)
-        return 0.0 if arrived is None else loop.time() - arrived
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        current = loop.get_task_factory()
+        if not getattr(current, "recsys_stamping", False):
+            loop.set_task_factory(_stamping(current))
+        due = loop.time() + self.TICK_S
+        loop.call_at(due, self._tick, due)
+
+    def _tick(self, due: float) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        now = loop.time()
+        self.lag += self.SMOOTHING * (max(0.0, now - due) - self.lag)
+        loop.call_at(now + self.TICK_S, self._tick, now + self.TICK_S)
 
     def refuse(self) -> str | None:
         """Why this request is shed, or None to let it in (the caller then counts it in flight)."""
         if self.in_flight >= self.max_in_flight:
             return f"{self.in_flight} requests in flight (serve.max_in_flight={self.max_in_flight})"
         if self.target > 0:
-            waited = self._waited()
-            if waited > self.target:
-                return f"waited {waited * 1000:.0f} ms to be handled (serve.max_queue_ms={self.target * 1000:g})"
+            loop = asyncio.get_running_loop()
+            if self._loop is not loop:
+                self._start(loop)
+            if self.lag > self.target:
+                arrived = ARRIVED.get(None)
+                waited = 0.0 if arrived is None else loop.time() - arrived
+                if waited > self.target:
+                    return (f"waited {waited * 1000:.0f} ms to be handled (serve.max_queue_ms="
+                            f"{self.target * 1000:g}; the server runs {self.lag * 1000:.0f} ms behind)")
         return None
 
 
