@@ -10,7 +10,10 @@ that stalls is charged for every request that queued behind the stall
 Bodies: one JSON request per line (cycled); with ``--method GET`` the lines are
 paths. Runs on uvloop with aiohttp; prints and writes percentiles, errors,
 achieved rate and the generator's own lag (how late it sent requests: if it
-cannot keep up, the run says so instead of under-reporting).
+cannot keep up, the run says so instead of under-reporting). Mixed traffic
+(several endpoints, each request its own method, path and body) goes through
+:func:`run_mixed`, which returns every request's status and latency for the
+caller to slice (bench/soak.py: per minute and per endpoint).
 """
 
 from __future__ import annotations
@@ -34,8 +37,13 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
             "max_ms": round(float(values.max() * 1000), 3), "mean_ms": round(float(values.mean() * 1000), 3)}
 
 
-async def _run(url: str, rate: float, seconds: float, bodies: list[bytes], method: str, connections: int,
-               timeout: float) -> dict[str, Any]:
+Request = tuple[str, str, bytes | None]
+"""(method, path, body): one request of a mix; the path is appended to the base URL."""
+
+
+async def _run_mixed(base: str, rate: float, seconds: float, requests: list[Request], connections: int,
+                     timeout: float) -> dict[str, Any]:
+    """Send ``requests[i % len]`` due at ``t0 + i / rate``; the raw per-request outcome of every one."""
     import aiohttp
 
     n = int(rate * seconds)
@@ -46,25 +54,20 @@ async def _run(url: str, rate: float, seconds: float, bodies: list[bytes], metho
     headers = {"content-type": "application/json"}
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
-        loop = asyncio.get_running_loop()
 
         async def one(i: int, due: float) -> None:
-            body = bodies[i % len(bodies)]
+            method, path, body = requests[i % len(requests)]
             try:
-                if method == "GET":
-                    async with session.get(url + body.decode()) as r:
-                        await r.read()
-                        status[i] = r.status
-                else:
-                    async with session.post(url, data=body, headers=headers) as r:
-                        await r.read()
-                        status[i] = r.status
-            except Exception:  # noqa: BLE001 - timeouts, resets: counted as errors
+                async with session.request(method, base + path, data=body,
+                                           headers=headers if body is not None else None) as r:
+                    await r.read()
+                    status[i] = r.status
+            except Exception:  # noqa: BLE001 - timeouts, resets: counted as errors (status -1)
                 status[i] = -1
             latency[i] = time.perf_counter() - due
 
         # warm the connections so the first second measures the server, not TCP handshakes
-        await asyncio.gather(*(one(i, time.perf_counter()) for i in range(min(connections, 50))))
+        await asyncio.gather(*(one(i, time.perf_counter()) for i in range(min(connections, n))))
         latency[:] = np.nan
         status[:] = 0
         tasks = []
@@ -78,28 +81,45 @@ async def _run(url: str, rate: float, seconds: float, bodies: list[bytes], metho
             tasks.append(asyncio.ensure_future(one(i, due)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
-    ok = status == 200
-    errors = int((~ok).sum())
+    return {"t0": t0, "elapsed": elapsed, "latency": latency, "status": status, "lag": lag}
+
+
+def summary(rate: float, seconds: float, raw: dict[str, Any], ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
+    """Percentiles (of the requests answered ``ok``), errors, statuses, achieved rate and generator lag."""
+    latency, status, lag = raw["latency"], raw["status"], raw["lag"]
+    n = status.size
+    good = np.isin(status, ok)
     return {
-        "rate": rate, "seconds": seconds, "requests": n, "errors": errors,
+        "rate": rate, "seconds": seconds, "requests": n, "errors": int((~good).sum()),
         "status": {str(k): int(v) for k, v in zip(*np.unique(status, return_counts=True))},
-        "achieved_rate": round(n / elapsed, 1),
-        **percentiles(latency[ok] if ok.any() else latency[~np.isnan(latency)]),
-        "generator_lag_p99_ms": round(float(np.percentile(lag, 99) * 1000), 3),
+        "achieved_rate": round(n / raw["elapsed"], 1) if raw["elapsed"] > 0 else None,
+        **percentiles(latency[good] if good.any() else latency[~np.isnan(latency)]),
+        "generator_lag_p99_ms": round(float(np.percentile(lag, 99) * 1000), 3) if n else None,
         "per_second_p99_ms": [round(float(np.percentile(latency[s : s + int(rate)], 99) * 1000), 2)
-                              for s in range(0, n, int(rate)) if np.isfinite(latency[s : s + int(rate)]).any()],
+                              for s in range(0, n, max(int(rate), 1)) if np.isfinite(latency[s : s + int(rate)]).any()],
     }
 
 
-def run(url: str, rate: float, seconds: float, bodies: list[bytes], method: str = "POST", connections: int = 256,
-        timeout: float = 10.0) -> dict[str, Any]:
+def run_mixed(base: str, rate: float, seconds: float, requests: list[Request], connections: int = 256,
+              timeout: float = 10.0) -> dict[str, Any]:
+    """Open-loop mixed traffic (``(method, path, body)`` cycled); the raw outcome (see :func:`summary`).
+
+    ``t0`` is on the ``time.perf_counter()`` clock, so other samplers can line up with it.
+    """
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(_run(url, rate, seconds, bodies, method, connections, timeout))
+    return asyncio.run(_run_mixed(base, rate, seconds, requests, connections, timeout))
+
+
+def run(url: str, rate: float, seconds: float, bodies: list[bytes], method: str = "POST", connections: int = 256,
+        timeout: float = 10.0) -> dict[str, Any]:
+    """One endpoint: POST each body to ``url`` (or, with GET, each body is a path appended to it)."""
+    requests: list[Request] = [("GET", b.decode(), None) if method == "GET" else ("POST", "", b) for b in bodies]
+    return summary(rate, seconds, run_mixed(url, rate, seconds, requests, connections, timeout))
 
 
 def main() -> None:

@@ -87,6 +87,9 @@ def _guarded(work: Callable[[], None]) -> None:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted; nothing half-written was kept", 130)
+    except OSError as exc:  # the disk, not the code: a path that is a file, no permission, no space left
+        where = exc.filename or "a file"
+        _fail(f"{where}: {exc.strerror or exc}; nothing half-written was kept", 1)
 
 
 def engine_of(cfg, name: str) -> str:  # noqa: ANN001

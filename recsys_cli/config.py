@@ -379,6 +379,8 @@ class ServeConfig:
     max_k: int = bound(100, ge=1)
     max_body_bytes: int = bound(65536, ge=256)  # larger request bodies get 413
     max_batch: int = bound(1000, ge=1)  # events in one /feedback batch
+    max_in_flight: int = bound(512, ge=1)  # requests handled at once; more get 503 + Retry-After
+    max_queue_ms: float = bound(200.0, ge=0.0)  # a request that waited longer gets 503 + Retry-After; 0: never
     admin_token: str | None = None  # bearer token of /admin/*; else $RECSYS_ADMIN_TOKEN; unset: admin disabled
     cache: str = "memory"  # memory | none | redis://host:port/db
     cache_size: int = bound(10000, ge=1)  # responses kept by the in-process LRU
@@ -637,9 +639,11 @@ def _split_assignments(overrides: list[str]) -> tuple[list[str], list[tuple[str,
     for line in overrides:
         try:
             override = parser.parse_override(line)
-        except HydraException:
-            kept.append(line)  # Hydra reports the syntax error with its own message
-            continue
+        except HydraException as exc:
+            key = line.lstrip("+~").partition("=")[0] or line
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{key}: cannot parse the override {line!r} ({problem}); quote a value with "
+                              f"brackets, braces or commas: {key}='...'") from None
         key = override.key_or_group
         if override.type != OverrideType.CHANGE or override.package is not None or override.is_sweep_override():
             kept.append(line)
@@ -732,7 +736,15 @@ def load(overrides: list[str] | None = None, params_file: str | Path | None = No
         path = Path(params_file)
         if not path.is_file():
             raise ConfigError(f"{path}: params file not found (write it with `recsys config --out {path}`)")
-        raw = yaml.safe_load(path.read_text()) or {}
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"{path}: not valid YAML ({problem}{where})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys, found {type(raw).__name__}")
         for item in overrides or []:
             key, sep, value = item.partition("=")
             if not sep or key.startswith(("+", "~")) or "." not in key and key in GROUPS:

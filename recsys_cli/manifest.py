@@ -52,6 +52,23 @@ def safe_relative(name: str, where: str) -> PurePosixPath:
     return path
 
 
+def within(root: Path, name: str, where: str) -> Path:
+    """A path a client named (an admin's bundle): absolute as given, relative under ``root`` and never out of it.
+
+    Whatever it names is still only used once its manifest verifies.
+    """
+    if "\x00" in name:
+        raise ManifestError(f"{where}: {name!r} holds a NUL character (refused)")
+    path = Path(name)
+    if path.is_absolute():
+        return path
+    base = Path(root).resolve()
+    if not (base / path).resolve().is_relative_to(base):
+        raise ManifestError(f"{where}: {name!r} leads out of paths.root ({base}); give an absolute path or one "
+                            "inside it (refused)")
+    return Path(root) / path
+
+
 def write_manifest(directory: Path, info: dict[str, Any]) -> dict[str, Any]:
     """Write ``manifest.json`` listing ``info`` and the sha256 of every other file (nested manifests too)."""
     directory = Path(directory)

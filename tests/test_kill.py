@@ -1,4 +1,5 @@
-"""SIGKILL `recsys train` and `recsys export` at 20 moments each: the artifact is always whole.
+"""SIGKILL `recsys train`, `recsys export` (20 moments each) and `recsys batch-recommend` (12): the artifact is
+always whole.
 
 After every kill the artifact path holds a complete version that verifies
 against its manifest (the old one or the new one, never half, never missing),
@@ -61,9 +62,9 @@ def _kill_at(args: list[str], delay: float) -> int | None:
         return None
 
 
-def _moments(duration: float, seed: int) -> np.ndarray:
+def _moments(duration: float, seed: int, kills: int = KILLS) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return duration * (np.arange(KILLS) + rng.random(KILLS)) / KILLS
+    return duration * (np.arange(kills) + rng.random(kills)) / kills
 
 
 def _verify_model_dir(path: Path) -> str:
@@ -78,19 +79,33 @@ def _verify_bundle(path: Path) -> str:
     return read_bundle(path).version
 
 
-@pytest.mark.parametrize("command,artifact,verify", [
-    ("train", Path("data/models/als"), _verify_model_dir),
-    ("export", Path("data/bundle"), _verify_bundle),
+def _verify_recs(path: Path) -> str:
+    """data/recs: the lists, the config and recs_info.json, all of one run (rows and bundle agree)."""
+    import json
+
+    import polars as pl
+
+    info = json.loads((path / "recs_info.json").read_text())
+    frame = pl.read_parquet(path / "recommendations.parquet")
+    assert frame.height == info["rows"] > 0 and (path / "config.yaml").is_file()
+    assert frame["user_id"].n_unique() == info["users"]
+    return f"{info['bundle_version']}:{info['rows']}"
+
+
+@pytest.mark.parametrize("command,artifact,verify,kills", [
+    ("train", Path("data/models/als"), _verify_model_dir, KILLS),
+    ("export", Path("data/bundle"), _verify_bundle, KILLS),
+    ("batch-recommend", Path("data/recs"), _verify_recs, 12),
 ])
 def test_a_killed_stage_leaves_a_whole_artifact_and_a_rerun_succeeds(root: Path, command: str, artifact: Path,
-                                                                     verify) -> None:  # noqa: ANN001
+                                                                     verify, kills: int) -> None:  # noqa: ANN001
     args = _recsys(root, command)
     path = root / artifact
     versions = {verify(path)}
     duration = _duration(args)
     versions.add(verify(path))
     finished = 0
-    for i, delay in enumerate(_moments(duration, seed=len(command))):
+    for i, delay in enumerate(_moments(duration, seed=len(command), kills=kills)):
         code = _kill_at(args, float(delay))
         if code is not None:
             assert code == 0
@@ -99,7 +114,7 @@ def test_a_killed_stage_leaves_a_whole_artifact_and_a_rerun_succeeds(root: Path,
             versions.add(verify(path))
         except Exception as exc:  # noqa: BLE001 - the message names the kill that broke it
             pytest.fail(f"kill {i} at {delay:.2f}s of {duration:.2f}s left {path} unusable: {exc}")
-    assert finished < KILLS  # most kills landed mid-run
+    assert finished < kills  # most kills landed mid-run
     done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     verify(path)

@@ -83,9 +83,24 @@ def temporal(events: pl.DataFrame, cfg: SplitConfig) -> Split:
         test=events.filter(ts >= t2),
         info={"method": "temporal", "t1": str(t1), "t2": str(t2)},
     )
-    if out.train.height == 0 or out.test.height == 0:
-        raise DataError(f"split: the temporal cutoffs t1={t1}, t2={t2} leave an empty train or test window")
+    _check_windows(out, events, t1, t2, cfg, "temporal")
     return out
+
+
+def _check_windows(out: Split, events: pl.DataFrame, t1: datetime, t2: datetime, cfg: SplitConfig, kind: str) -> None:
+    """An empty train or test window: a config error naming the date key that caused it, else a data error."""
+    first, last = events["timestamp"].min(), events["timestamp"].max()
+    if out.train.height == 0:
+        key = "split.valid_start" if cfg.valid_start is not None else (
+            "split.test_start" if cfg.test_start is not None and cfg.valid_frac == 0 else None)
+        if key is not None:
+            raise ConfigError(f"{key}: {t1} is at or before the first event ({first}); the train window would be "
+                              "empty")
+    if out.test.height == 0 and cfg.test_start is not None:
+        raise ConfigError(f"split.test_start: {t2} is after the last event ({last}); the test window would be empty")
+    if out.train.height == 0 or out.test.height == 0:
+        raise DataError(f"split: the {kind} cutoffs t1={t1}, t2={t2} leave an empty train or test window "
+                        f"(events from {first} to {last})")
 
 
 def leave_last(events: pl.DataFrame, cfg: SplitConfig) -> Split:

@@ -12,8 +12,6 @@ refused and the old one keeps serving.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,11 +26,13 @@ from pydantic import Discriminator, Tag
 
 from recsys_cli.config import Config, ServeConfig
 from recsys_cli.errors import RecsysError
+from recsys_cli.manifest import within
 from recsys_cli.serve import schemas as s
 from recsys_cli.serve.cache import ResponseCache, make_cache, request_hash
 from recsys_cli.serve.events import EventStore, StoreUnavailable, rows_from_feedback, store_url
 from recsys_cli.serve.experiments import ArmSpec, Experiment, ExperimentSpec
-from recsys_cli.serve.guard import Guard, setup_access_log
+from recsys_cli.serve.guard import UNAUTHORISED, Guard, document, setup_access_log
+from recsys_cli.serve.guard import authorised as admin_authorised
 from recsys_cli.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from recsys_cli.service import RecommenderService
 from recsys_cli.service.live import LiveState
@@ -83,8 +83,7 @@ class State:
     def arm_path(self, arm: ArmSpec) -> Path:
         if arm.bundle is None:
             return self.bundle_path or self.cfg.bundle_path
-        path = Path(arm.bundle)
-        return path if path.is_absolute() else Path(self.cfg.paths.root) / path
+        return within(Path(self.cfg.paths.root), arm.bundle, f"arm {arm.name!r} bundle")
 
     def load_arms(self, spec: ExperimentSpec) -> dict[str, RecommenderService]:
         """Every arm's service, loaded and verified (raises on the first arm that cannot be served)."""
@@ -225,8 +224,11 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
                     if state.service is None:
                         loaded = state.load(path)
                         state.live.weights.update(loaded._event_weights())
+                        state.bundle_path = path
+                        resume_experiments()  # before the swap: once ready, a running experiment runs again too
                         state.swap(loaded, path)
-                    resume_experiments()
+                    else:
+                        resume_experiments()
                 except Exception as exc:  # noqa: BLE001 - reported by /health/ready, never a crash
                     state.service = None
                     state.error = f"not ready: {exc}".splitlines()[0]
@@ -260,10 +262,10 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
         logging.getLogger("recsys.serve").exception("unexpected error on %s", request.url.path)
         return _problem(500, f"internal error ({type(exc).__name__})")
 
-    def check_k(k: int | None) -> int:
+    def check_k(k: int | None, where: str = "body") -> int:
         k = serve.default_k if k is None else k
         if k > serve.max_k:
-            raise RequestValidationError([{"loc": ("body", "k"), "msg": f"{k} is above serve.max_k={serve.max_k}",
+            raise RequestValidationError([{"loc": (where, "k"), "msg": f"{k} is above serve.max_k={serve.max_k}",
                                            "type": "value_error"}])
         return k
 
@@ -332,7 +334,7 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
     async def user_recommendations(request: Request, user_id: Annotated[str, s.StringConstraints(max_length=256)],
                                    k: Annotated[int | None, Query(ge=1)] = None) -> Response:
         """The same list as POST /recommend with only a user id."""
-        k = check_k(k)
+        k = check_k(k, "query")
         return answer(request, RecommendRequest(user_id=user_id, k=k, request_id=request.state.request_id))
 
     @app.get("/items/{item_id}/similar", response_model=s.SimilarResponse, tags=["recommend"],
@@ -341,7 +343,7 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
                       k: Annotated[int | None, Query(ge=1)] = None,
                       method: Annotated[s.Literal["collaborative", "content"], Query()] = "collaborative") -> Response:
         """Products like this one: by the model's own item similarity, or by text and attributes."""
-        k = check_k(k)
+        k = check_k(k, "query")
         service = state.current()
         request.state.item_id = item_id
         request.state.strategy = method
@@ -417,29 +419,27 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
         """Prometheus text: requests and latency by endpoint and strategy, cache, bundle, feedback."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    def unauthorised() -> Response:
-        return Response(orjson.dumps({"detail": "admin endpoints need 'Authorization: Bearer <serve.admin_token>'"}),
-                        status_code=401, media_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+    def unauthorised() -> Response:  # the Guard answers first; this stands if it is ever bypassed
+        return Response(orjson.dumps({"detail": UNAUTHORISED}), status_code=401, media_type="application/json",
+                        headers={"WWW-Authenticate": "Bearer"})
 
     def authorised(request: Request) -> bool:
-        token = serve.admin_token or os.environ.get("RECSYS_ADMIN_TOKEN")
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if not token or scheme.lower() != "bearer" or not value:
-            return False
-        return hmac.compare_digest(value.encode(), token.encode())
+        return admin_authorised(request.headers.get("authorization", ""), serve.admin_token)
 
-    @app.post("/admin/reload", tags=["admin"], responses={401: {"model": s.Problem}, 422: {"model": s.Problem}})
+    @app.post("/admin/reload", tags=["admin"], responses={401: {"model": s.Problem}, 409: {"model": s.Problem},
+                                                          422: {"model": s.Problem}})
     async def reload(request: Request, body: Annotated[s.ReloadBody | None, Body()] = None) -> Response:
         """Load and verify a bundle (default: the one served), then swap it in; a bad one is refused."""
         if not authorised(request):
             return unauthorised()
-        path = Path(body.bundle) if body is not None and body.bundle else (state.bundle_path or cfg.bundle_path)
+        given = body.bundle if body is not None and body.bundle else None
         if not state.reload_lock.acquire(blocking=False):
             return _problem(409, "a reload is already running")
         try:
             started = time.perf_counter()
-            try:
+            try:  # a named bundle: relative to paths.root and inside it; loaded only once its manifest verifies
+                path = within(Path(cfg.paths.root), given, "body.bundle") if given else (state.bundle_path or
+                                                                                         cfg.bundle_path)
                 loaded = await asyncio.to_thread(state.load, path)
             except (RecsysError, OSError, ValueError, KeyError) as exc:
                 metrics.reloads.labels("refused").inc()
@@ -542,8 +542,21 @@ def create_app(cfg: Config, service: RecommenderService | None = None, load: boo
         store.save_experiment(name, "promoted", spec.to_dict(), stopped=row["stopped"] or time.time(), winner=winner)
         return _json({"name": name, "status": "promoted", "winner": winner, "bundle": service.version})
 
-    app.add_middleware(Guard, metrics=metrics, max_body=serve.max_body_bytes, log_requests=serve.log_requests)
+    app.openapi = _documented(app)  # the Guard's own answers (413, 401, 503 + Retry-After) in /openapi.json
+    app.add_middleware(Guard, metrics=metrics, max_body=serve.max_body_bytes, log_requests=serve.log_requests,
+                       admin_token=serve.admin_token, max_in_flight=serve.max_in_flight, max_queue_ms=serve.max_queue_ms)
     return app
+
+
+def _documented(app: FastAPI):  # noqa: ANN202
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(generate())
+        return app.openapi_schema
+
+    return openapi
 
 
 def spec_from_config(cfg: Config) -> ExperimentSpec:

@@ -28,6 +28,8 @@ class Metrics:
         self.cache = Counter("recsys_cache_requests_total", "Response cache lookups by result", ["result"], **kw)
         self.feedback = Counter("recsys_feedback_events_total", "Feedback events accepted, by type", ["event"], **kw)
         self.reloads = Counter("recsys_reloads_total", "Bundle reloads by result", ["result"], **kw)
+        self.shed = Counter("recsys_shed_requests_total", "Requests answered 503 by load shedding, by reason",
+                            ["reason"], **kw)
         gauge_kw = {**kw, "multiprocess_mode": "liveall"} if self.multiprocess else kw
         self.bundle = Gauge("recsys_bundle_info", "The bundle being served (value 1)", ["version", "model"],
                             **gauge_kw)

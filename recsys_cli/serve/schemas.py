@@ -1,8 +1,10 @@
 """Request and response bodies of the HTTP API (pydantic): the OpenAPI schema at /docs comes from here.
 
-Requests are strict about shape (unknown fields are a 422 naming them) and
-about sizes (ids and lists are bounded), so nothing a client sends can make
-the service work harder than a real request would.
+Requests are strict about shape (unknown fields are a 422 naming them), about
+types (numbers are JSON numbers: ``true``, ``"5"`` or ``2.0`` for an integer
+are refused, as the schema says) and about sizes (ids and lists are bounded),
+so nothing a client sends can make the service work harder than a real
+request would.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Price = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+Price = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=True)]
 EventType = Literal["impression", "view", "click", "add_to_cart", "purchase"]
 
 
@@ -61,7 +63,8 @@ class Context(Strict):
 
 class RecommendBody(Strict):
     user_id: Id
-    k: int | None = Field(default=None, ge=1, description="list length (default serve.default_k, at most serve.max_k)")
+    k: int | None = Field(default=None, ge=1, strict=True,
+                          description="list length (default serve.default_k, at most serve.max_k)")
     context: Context | None = None
     exclude: list[Id] = Field(default_factory=list, max_length=1000)
     filters: Filters | None = None
@@ -98,10 +101,10 @@ class Event(Strict):
     item_id: Id
     event: EventType
     price: Price | None = Field(default=None, description="unit price paid (purchase)")
-    quantity: int = Field(default=1, ge=1, le=10_000)
-    position: int | None = Field(default=None, ge=0, le=10_000, description="list position (impression)")
+    quantity: int = Field(default=1, ge=1, le=10_000, strict=True)
+    position: int | None = Field(default=None, ge=0, le=10_000, strict=True, description="list position (impression)")
     request_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    timestamp: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False,
+    timestamp: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False, strict=True,
                                     description="epoch seconds (default: when received)")
 
 
@@ -133,7 +136,7 @@ class Problem(BaseModel):
 class ArmBody(Strict):
     name: Name
     bundle: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
-    weight: float = Field(default=1.0, gt=0, le=1e6)
+    weight: float = Field(default=1.0, gt=0, le=1e6, strict=True)
     serve: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -11,6 +11,7 @@ change bumps, so cached responses of that shopper stop matching.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,13 +29,23 @@ class _Shopper:
 
 
 class LiveState:
-    """Per-shopper live events (by external id: new shoppers have no index), thread-safe."""
+    """Per-shopper live events (by external id: new shoppers have no index), thread-safe.
 
-    def __init__(self, event_weights: dict[str, float] | None = None, max_items: int = 500) -> None:
+    Bounded: at most ``max_items`` per shopper and ``max_shoppers`` shoppers
+    (the least recently active is forgotten first), so a stream of new ids
+    cannot grow the server's memory without end; what is forgotten is still
+    in the event store. Versions come from one counter, so a forgotten
+    shopper who returns never meets a cached list of their earlier self.
+    """
+
+    def __init__(self, event_weights: dict[str, float] | None = None, max_items: int = 500,
+                 max_shoppers: int = 100_000) -> None:
         self.weights = {**DEFAULT_WEIGHTS, **(event_weights or {})}
         self.max_items = max_items
+        self.max_shoppers = max_shoppers
         self._lock = threading.Lock()
-        self._shoppers: dict[str, _Shopper] = {}
+        self._shoppers: OrderedDict[str, _Shopper] = OrderedDict()
+        self._changes = 0
 
     def add(self, user_id: str, item: str, event: str) -> bool:
         """Record one event; True when it changes what the shopper's next list is folded in from."""
@@ -43,7 +54,13 @@ class LiveState:
         weight = float(self.weights.get(event, 1.0))
         code = STRENGTH.get(event, 1)
         with self._lock:
-            shopper = self._shoppers.setdefault(user_id, _Shopper())
+            shopper = self._shoppers.get(user_id)
+            if shopper is None:
+                shopper = self._shoppers[user_id] = _Shopper()
+                while len(self._shoppers) > self.max_shoppers:
+                    self._shoppers.popitem(last=False)
+            else:
+                self._shoppers.move_to_end(user_id)
             entry = shopper.items.get(item)
             if entry is None:
                 if len(shopper.items) >= self.max_items:  # keep the newest: drop the oldest entry
@@ -52,7 +69,8 @@ class LiveState:
             else:
                 entry[0] += weight
                 entry[1] = max(entry[1], float(code))
-            shopper.version += 1
+            self._changes += 1
+            shopper.version = self._changes
         return True
 
     def version(self, user_id: str) -> int:

@@ -14,7 +14,7 @@ import pytest
 from recsys_cli.config import ColumnsConfig, DataConfig, ItemColumnsConfig, PreprocessConfig, RowFilter
 from recsys_cli.data.preprocess import preprocess
 from recsys_cli.data.sources import events
-from recsys_cli.errors import DataError
+from recsys_cli.errors import ConfigError, DataError
 
 ROWS = [
     {"user": "u1", "item": "a", "ts": 1_700_000_000, "kind": "pv", "qty": 1},
@@ -252,7 +252,7 @@ def test_headerless_file_with_names(tmp_path: Path) -> None:
     out = load(path, header=False, names=["u", "i", "c", "b", "t"], columns=cols)
     assert out["item_id"].to_list() == ["10", "11"]
     assert out["timestamp"][0] == datetime(2017, 11, 24, 17, 21, 10)
-    with pytest.raises(DataError, match="data.names"):
+    with pytest.raises(ConfigError, match="data.names"):  # a config problem: exit 2
         load(path, header=False, columns=cols)
 
 

@@ -11,7 +11,7 @@ import pytest
 from recsys_cli.config import DataConfig
 from recsys_cli.data.sources import movielens
 from recsys_cli.data.tables import EVENTS, ITEMS, USERS
-from recsys_cli.errors import DataError
+from recsys_cli.errors import ConfigError, DataError
 
 
 def flags(*on: str) -> str:
@@ -253,7 +253,9 @@ def test_explicit_format_checks_files(tmp_path: Path) -> None:
 
 
 def test_unknown_format_lists_allowed(tmp_path: Path) -> None:
-    message = error_of(ml10m(tmp_path), tmp_path, format="ml-2m")
+    with pytest.raises(ConfigError) as info:  # a config value: exit 2
+        load(ml10m(tmp_path), tmp_path, format="ml-2m")
+    message = str(info.value)
     assert "'ml-2m'" in message and "ml-100k" in message and "ml-latest-small" in message
 
 

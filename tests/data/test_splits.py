@@ -136,15 +136,15 @@ def test_a_bad_date_is_a_config_error(events: pl.DataFrame) -> None:
         split_events(events, SplitConfig(test_start="next tuesday"))
 
 
-def test_a_cutoff_after_all_events_is_a_data_error(events: pl.DataFrame) -> None:
+def test_a_cutoff_after_all_events_names_the_key(events: pl.DataFrame) -> None:  # a config value: exit 2
     later = (events["timestamp"].max() + timedelta(days=30)).date().isoformat()
-    with pytest.raises(DataError, match="empty"):
+    with pytest.raises(ConfigError, match=r"split.test_start: .* is after the last event .*test window would be empty"):
         split_events(events, SplitConfig(test_start=later, valid_frac=0.0))
 
 
-def test_a_cutoff_before_all_events_is_a_data_error(events: pl.DataFrame) -> None:
+def test_a_cutoff_before_all_events_names_the_key(events: pl.DataFrame) -> None:
     earlier = (events["timestamp"].min() - timedelta(days=30)).date().isoformat()
-    with pytest.raises(DataError, match="empty"):
+    with pytest.raises(ConfigError, match=r"split.valid_start: .* before the first event .*train window would be empty"):
         split_events(events, SplitConfig(valid_start=earlier, test_start="2025-09-01"))
 
 

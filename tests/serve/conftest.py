@@ -1,4 +1,5 @@
-"""One tiny exported bundle per test session, and a real uvicorn server on a free port over it."""
+"""A real uvicorn server (`recsys serve` as a subprocess) on a free port; the session's tiny shop and its server
+are fixtures of tests/conftest.py (the bad-input corpus shares them)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recsys_cli import config
-from recsys_cli.stages import export, features, ingest, split, train
-
 TOKEN = "test-admin-token-0123456789"
 BASE = ["experiment=tiny", "tracking=none", "model.num_threads=1"]
 
@@ -24,16 +22,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny synthetic shop, trained (ALS) and exported: the bundle every serving test reads."""
-    root = tmp_path_factory.mktemp("serve-shop")
-    cfg = config.load([*BASE, f"paths.root={root}"])
-    for stage in (ingest, split, features, train, export):
-        stage.run(cfg)
-    return root
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -70,13 +58,6 @@ class Server:
 
     def access_log(self) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if line.startswith("{")]
-
-
-@pytest.fixture(scope="session")
-def server(shop: Path) -> Iterator[Server]:
-    srv = Server(shop)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture()

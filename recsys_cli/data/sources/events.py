@@ -164,7 +164,7 @@ def _column(source: Source, spec: str | list[str], key: str, hint: str = "") -> 
             return name
     shown = candidates[0] if len(candidates) == 1 else " or ".join(candidates)
     table = Table(str(source.path), pl.DataFrame({c: [] for c in source.columns}))
-    raise table.missing_column(shown, key, hint)
+    raise table.missing_column(shown, key, hint + source.separator_hint())
 
 
 def _resolve(
@@ -269,7 +269,9 @@ def _events(table: Table, cols: dict[str, str], cfg: DataConfig, tally: Tally) -
         out["event"] = pl.repeat(kind, table.frame.height, eager=True, dtype=pl.Utf8)
     for key in ("rating", "price", "quantity"):
         if key in cols:
-            out[key] = table.numbers(cols[key], subject(key))
+            negative = (f"a price cannot be (data.exclude can leave out such rows: [{{column: {cols[key]}, lt: 0}}])"
+                        if key == "price" else None)
+            out[key] = table.finite(table.numbers(cols[key], subject(key)), subject(key), negative)
     for key, name in (("session", "session_id"), ("device", "device"), ("text", "text")):
         if key in cols:
             out[name] = _text(table, cols[key], subject(key))
@@ -306,8 +308,14 @@ def _items(table: Table, cols: dict[str, str], cfg: DataConfig, tally: Tally) ->
 def _prices(table: Table, column: str, subject: str, cfg: DataConfig, tally: Tally) -> pl.Series:
     """Numbers, or price text such as "$12.99", "$1,250.00", "EUR 5" or "$10.99 - $15.99" (the lower)."""
     series = table.frame[column]
+    negative = "a price cannot be (data.on_bad_price=null leaves such prices out)"
     if series.dtype != pl.Utf8:
-        return table.numbers(column, subject)
+        numbers = table.numbers(column, subject)
+        if cfg.on_bad_price == "null":
+            bad = numbers.is_nan() | numbers.is_infinite() | (numbers < 0) if numbers.dtype.is_float() else numbers < 0
+            tally.bad_prices += int(bad.fill_null(False).sum())
+            return numbers.set(bad.fill_null(False), None)  # type: ignore[arg-type]
+        return table.finite(numbers, subject, negative)
     text = series.str.strip_chars()
     text = text.set(text == "", None)  # type: ignore[arg-type]
     parsed = text.str.extract(PRICE.pattern, 1).str.replace_all(",", "").cast(pl.Float64, strict=False)
@@ -316,7 +324,10 @@ def _prices(table: Table, column: str, subject: str, cfg: DataConfig, tally: Tal
         if cfg.on_bad_price == "error":
             index = first(bad)
             assert index is not None
-            raise table.error(index, subject, f"{show(text[index])} is not a price (data.on_bad_price=null leaves such prices out)")
+            value = str(text[index])
+            if value.lstrip().startswith("-") and PRICE.match(value.lstrip()[1:]):
+                raise table.error(index, subject, f"{show(value)} is negative; {negative}")
+            raise table.error(index, subject, f"{show(value)} is not a price (data.on_bad_price=null leaves such prices out)")
         tally.bad_prices += int(bad.sum())
     return parsed
 

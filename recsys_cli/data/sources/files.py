@@ -35,8 +35,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from recsys_cli.data.sources.readers import ROW, Table, check_file, fail, first_line, show
-from recsys_cli.errors import DataError
+from recsys_cli.data.sources.readers import (
+    ROW, SNIFF_BYTES, Table, check_file, check_text, fail, first, first_line, show,
+)
+from recsys_cli.errors import ConfigError, DataError
 
 KINDS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
@@ -74,8 +76,11 @@ class Source:
         check_file(self.path, key)
         self.compression, self.member, self.kind = self._describe()
         self.encoding = "utf8" if options.encoding in ("auto", "utf8", "utf-8") else options.encoding
+        if self.kind in ("csv", "jsonl"):
+            self._check_text()
         self.separator = self._separator() if self.kind == "csv" else ","
         self.columns = self._columns()
+        self._check_unique(self.columns)
 
     @property
     def name(self) -> str:
@@ -85,7 +90,7 @@ class Source:
     def _describe(self) -> tuple[str | None, str | None, str]:
         path, fmt = self.path, self.options.format
         if fmt not in FORMATS:
-            raise DataError(f"data.format: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+            raise ConfigError(f"data.format: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
         suffixes = [s.lower() for s in path.suffixes]
         compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
         inner = suffixes[:-1] if compression else suffixes
@@ -113,6 +118,27 @@ class Source:
                     ".jsonl (optionally + .gz or .zip), or set data.format=csv|parquet|jsonl",
                 )
         return compression, member, kind
+
+    def _check_text(self) -> None:
+        """A text format's file starts with text (not a Parquet file, an archive or random bytes)."""
+        with self._open() as handle:
+            head = handle.read(SNIFF_BYTES)
+        check_text(self.path, head, f"though read as {self.kind} ({self.key})")
+
+    def _check_unique(self, columns: list[str]) -> None:
+        seen: dict[str, int] = {}
+        for position, name in enumerate(columns, start=1):
+            if name in seen:
+                raise fail(self.path, f"column {name!r} appears twice in the header (fields {seen[name]} and "
+                                      f"{position}); rename one")
+            seen[name] = position
+
+    def separator_hint(self) -> str:
+        """For a missing column: a header that is one column holding another separator says so."""
+        if self.kind != "csv" or len(self.columns) != 1:
+            return ""
+        found = [s for s in (";", "\t", "|", ",", ":") if s in self.columns[0] and s != self.separator]
+        return f"; the header is one field: is the separator {found[0]!r}? set data.separator={found[0]!r}" if found else ""
 
     def _zip_member(self) -> str:
         try:
@@ -154,6 +180,34 @@ class Source:
             what = "gzip stream" if self.compression == "gzip" else "zip member"
             raise fail(self.path, f"the {what} is corrupt or cut short: {first_line(exc)}") from None
 
+    @contextlib.contextmanager
+    def _native(self) -> Iterator[Any]:
+        """The bytes for pyarrow's CSV reader: an Arrow file (gzip inflated by Arrow) where possible.
+
+        pyarrow reads ahead in a background thread; reading a Python file
+        object there needs the GIL, and a parse error that stops the reader
+        early can leave that thread to abort the interpreter as it exits
+        ("terminate called without an active exception"). Arrow's own files
+        do not call back into Python.
+        """
+        if self.compression == "zip":
+            with self._open() as handle:
+                yield handle
+            return
+        try:
+            raw = pa.OSFile(str(self.path))
+            stream = pa.CompressedInputStream(raw, "gzip") if self.compression == "gzip" else raw
+        except OSError as exc:
+            raise fail(self.path, f"cannot open: {first_line(exc)}") from None
+        try:
+            yield stream
+        except OSError as exc:
+            if self.compression == "gzip" and not isinstance(exc, pa.ArrowInvalid):
+                raise fail(self.path, f"the gzip stream is corrupt or cut short: {first_line(exc)}") from None
+            raise
+        finally:
+            stream.close()
+
     # ---------------------------------------------------------------- columns
     def _columns(self) -> list[str]:
         if self.kind == "xlsx":
@@ -168,15 +222,19 @@ class Source:
             return list(keys)
         if not self.options.header:
             if not self.options.names:
-                raise DataError(f"data.names: {self.name} has no header (data.header=false); list its column names")
+                raise ConfigError(f"data.names: {self.name} has no header (data.header=false); list its column names")
             return list(self.options.names)
         try:
             with self._csv_reader(None) as reader:
                 return list(reader.schema.names)
-        except pa.ArrowInvalid as exc:
-            if "invalid UTF8" in str(exc) and self.options.encoding == "auto":
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            invalid = isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in str(exc)
+            if invalid and self.options.encoding == "auto" and self.encoding != "latin-1":
                 self.encoding = "latin-1"
                 return self._columns()
+            if isinstance(exc, UnicodeDecodeError):
+                raise fail(self.path, "the header is not UTF-8 text; set data.encoding=latin-1 (or the file's "
+                                      "encoding)") from None
             raise self._csv_error(exc) from None
 
     # ----------------------------------------------------------------- chunks
@@ -197,11 +255,21 @@ class Source:
         frame = frame.with_columns(pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias(ROW))
         return Table(str(self.path), frame, 0 if lines else None)
 
+    def _check_no_header_rows(self, table: Table) -> None:
+        """A data row whose every value is its column's name: the header again (two files joined)."""
+        columns = table.columns
+        if not self.options.header or not columns:
+            return
+        same = table.frame.select(pl.all_horizontal([pl.col(c) == c for c in columns]).alias("h")).to_series()
+        index = first(same)
+        if index is not None:
+            raise fail(self.path, f"{table.where(index)} repeats the header line (were two files joined?); remove it")
+
     # CSV -------------------------------------------------------------------
     @contextlib.contextmanager
     def _csv_reader(self, columns: list[str] | None) -> Iterator[pacsv.CSVStreamingReader]:
         names = None if self.options.header else list(self.options.names or [])
-        with self._open() as handle:
+        with self._native() as handle:
             try:
                 reader = pacsv.open_csv(
                     handle,
@@ -229,7 +297,9 @@ class Source:
                     pending.append(batch)
                     while sum(b.num_rows for b in pending) >= size:
                         table = pa.Table.from_batches(pending)
-                        yield self._table(pl.from_arrow(table.slice(0, size)), row)  # type: ignore[arg-type]
+                        chunk = self._table(pl.from_arrow(table.slice(0, size)), row)  # type: ignore[arg-type]
+                        self._check_no_header_rows(chunk)
+                        yield chunk
                         row += size
                         pending = table.slice(size).to_batches()
         except pa.ArrowInvalid as exc:
@@ -240,7 +310,9 @@ class Source:
             raise self._csv_error(exc) from None
         rest = pa.Table.from_batches(pending) if pending else None
         if rest is not None and rest.num_rows:
-            yield self._table(pl.from_arrow(rest), row)  # type: ignore[arg-type]
+            chunk = self._table(pl.from_arrow(rest), row)  # type: ignore[arg-type]
+            self._check_no_header_rows(chunk)
+            yield chunk
         elif row == 1:
             raise fail(self.path, "no data rows (only a header)" if self.options.header else "no data rows")
 
@@ -326,9 +398,11 @@ class Source:
                 if not raw.strip():
                     continue
                 try:
-                    record = json.loads(raw.decode(encoding))
+                    record = json.loads(raw.decode(encoding), object_pairs_hook=_unique_keys)
                 except UnicodeDecodeError:
                     raise fail(self.path, f"line {number}: not {encoding} text; set data.encoding") from None
+                except _DuplicateKey as exc:
+                    raise fail(self.path, f"line {number}: key {exc.args[0]!r} appears twice in one object") from None
                 except json.JSONDecodeError as exc:
                     hint = "; a JSON array is not read, only one object per line (JSON lines)" if number == 1 and raw.lstrip().startswith(b"[") else ""
                     raise fail(self.path, f"line {number}: not valid JSON ({exc.msg} at column {exc.colno}){hint}") from None
@@ -359,6 +433,21 @@ class Source:
         frame = pl.DataFrame([_series(name, column) for name, column in values.items()] or None)
         frame = frame.with_columns(pl.Series(ROW, lines, dtype=pl.Int64)) if frame.width else pl.DataFrame({ROW: lines})
         return Table(str(self.path), frame, 0)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return record
 
 
 _RAGGED = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+): (.*)")

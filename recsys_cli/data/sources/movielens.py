@@ -24,7 +24,7 @@ from recsys_cli.config import DataConfig
 from recsys_cli.data.sources.download import extract_zip, fetch
 from recsys_cli.data.sources.readers import Table, fail, first, read_delimited, show
 from recsys_cli.data.tables import RawData
-from recsys_cli.errors import DataError
+from recsys_cli.errors import ConfigError, DataError
 
 CSV_FAMILY = ("ml-20m", "ml-25m", "ml-latest", "ml-latest-small")
 FORMATS = ("ml-100k", "ml-1m", "ml-10m", *CSV_FAMILY)
@@ -58,7 +58,7 @@ def load(cfg: DataConfig, raw_dir: Path) -> RawData:
     folder = _folder(cfg, Path(raw_dir))
     fmt = detect(folder) if cfg.format == "auto" else cfg.format
     if fmt not in FORMATS:
-        raise DataError(
+        raise ConfigError(
             f"data.format: unknown MovieLens format {fmt!r}; choose one of: auto, {', '.join(FORMATS)}"
         )
     missing = [name for name in FILES[fmt] if not (folder / name).is_file()]

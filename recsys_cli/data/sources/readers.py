@@ -14,7 +14,7 @@ first row whose value was present but came out null is the culprit.
 from __future__ import annotations
 
 import contextlib
-import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from recsys_cli.errors import DataError
+
+CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+"""Characters no id may hold: C0 controls (NUL, tab, newline, escape...), DEL and C1 controls."""
+CONTROL_CHARS = re.compile(CONTROL)
+CONTROL_NAMES = {"\x00": "NUL", "\t": "tab", "\n": "newline", "\r": "carriage return", "\x1b": "escape",
+                 "\x7f": "DEL"}
 
 ROW = "_recsys_row"
 """The 1-based data row of every table row (blank lines are dropped, rows keep their number)."""
@@ -102,7 +108,26 @@ class Table:
         bad = first(text.is_null() | (text == ""))
         if bad is not None:
             raise self.error(bad, subject, "missing value; every row needs one")
+        bad = first(text.str.contains(CONTROL))
+        if bad is not None:
+            value = str(text[bad])
+            char = next(c for c in value if CONTROL_CHARS.match(c))
+            name = CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
+            raise self.error(bad, subject, f"{show(value)} holds a control character ({name}); ids must be "
+                                           "printable text")
         return text
+
+    def finite(self, values: pl.Series, subject: str, negative: str | None = None) -> pl.Series:
+        """``values`` (of this table's rows) without NaN or infinity; ``negative``: why a negative one is an error."""
+        if values.dtype.is_float():
+            bad = first(values.is_nan() | values.is_infinite())
+            if bad is not None:
+                raise self.error(bad, subject, f"{values[bad]} is not a finite number")
+        if negative is not None:
+            bad = first(values < 0)
+            if bad is not None:
+                raise self.error(bad, subject, f"{values[bad]} is negative; {negative}")
+        return values
 
     def numbers(self, column: str, subject: str, integer: bool = False, required: bool = False) -> pl.Series:
         """The column as Int64 (``integer``) or Float64; text that is no number is an error."""
@@ -152,6 +177,32 @@ def check_file(path: Path, key: str | None = None) -> None:
         raise fail(path, "file is empty (0 bytes)")
 
 
+SNIFF_BYTES = 64 << 10  # the start of a text file, checked for being text at all
+CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\r\f") + b"\x7f"
+MAX_CONTROL_SHARE = 0.05  # text has next to none; random or binary bytes about 12%
+
+
+def check_text(file: str | Path, head: bytes, what: str) -> None:
+    """The first bytes of a file read as text (``what``: how it is read) are text.
+
+    Refuses, naming the file: only blank lines, a Parquet file, a zip archive
+    or Excel workbook, UTF-16, and bytes of which more than 5% are control
+    bytes (random or binary data; text has none but tabs and line ends).
+    """
+    if not head.strip():
+        raise fail(file, "file is empty (only blank lines)")
+    if head.startswith(b"PAR1"):
+        raise fail(file, f"is a Parquet file, {what}; name it .parquet or set data.format=parquet")
+    if head.startswith(b"PK\x03\x04"):
+        raise fail(file, f"is a zip archive or an Excel workbook, {what}; name it .zip or .xlsx")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail(file, "is UTF-16 text; save it as UTF-8 (data.encoding: utf8, latin-1 or cp1252)")
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
+    if controls > MAX_CONTROL_SHARE * len(head):
+        raise fail(file, f"is not text: {controls:,} of its first {len(head):,} bytes are control bytes "
+                         f"(a binary file?), {what}")
+
+
 def decode(data: bytes, encoding: str) -> str:
     """``encoding`` "auto": UTF-8 if it decodes, else Latin-1 (older MovieLens files)."""
     if encoding != "auto":
@@ -180,6 +231,8 @@ def read_delimited(
     reports positions as file lines instead of data rows.
     """
     check_file(path, key)
+    with open(path, "rb") as handle:
+        check_text(path, handle.read(SNIFF_BYTES), "though read as delimited text" + (f" ({key})" if key else ""))
     source: Path | bytes = path
     sep = separator
     if encoding != "utf8" or len(separator) > 1:
@@ -231,10 +284,14 @@ def _ragged(
         bad.append(row)
         return "error"
 
-    stream = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:  # pyarrow decodes each bad row's text as UTF-8 for the handler
+        data = data.decode("latin-1").encode("utf-8")
     with contextlib.suppress(pa.ArrowException, OSError):
         pacsv.read_csv(
-            stream,
+            pa.BufferReader(data),  # an Arrow buffer: no Python file for pyarrow's reader threads to call
             read_options=pacsv.ReadOptions(
                 use_threads=False, autogenerate_column_names=True, skip_rows=int(header)
             ),
