@@ -1,10 +1,15 @@
 """Bundles on S3: upload after export, download to a verified local cache before serving.
 
-Layout under ``s3://bucket/prefix/``: the bundle's files under their own
-relative names, and ``manifest.json`` (with the sha256 of every file). An
-upload puts every file first and the manifest last, then removes keys of an
-older version the new manifest no longer lists, so a reader that starts from
-the manifest finds a whole bundle.
+Layout under ``s3://bucket/prefix/``: ``manifest.json`` (with the sha256 of
+every file) names the current version (the first 16 hex digits of its own
+sha256), and each version's files live under ``versions/<version>/`` by their
+relative names. An upload puts the new version's files first and
+``manifest.json`` last (one PUT, which S3 makes atomic), then removes the
+versions older than the one it replaced. So at every instant, a process killed
+or a connection lost anywhere in an upload included, a reader that starts from
+``manifest.json`` finds a whole version: the old one until the PUT, the new
+one after; a reader still fetching the replaced version keeps it until the
+next upload.
 
 Downloading reads the manifest, names the version by the manifest's sha256,
 and fills ``<cache>/<bucket>/<prefix>/<version>/`` (a new version in a
@@ -113,28 +118,48 @@ def _calls(action: str, loc: S3Location) -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError)
 
 
+def version_of(manifest_bytes: bytes) -> str:
+    """A remote version's name: the first 16 hex digits of its manifest's sha256."""
+    return hashlib.sha256(manifest_bytes).hexdigest()[:16]
+
+
+def file_key(loc: S3Location, version: str, name: str) -> str:
+    return loc.key(f"versions/{version}/{name}")
+
+
 def upload(bundle: Path, uri: str, cfg: S3Config) -> dict[str, Any]:
-    """Upload a verified bundle directory to ``uri``: files first, manifest last, stale keys removed."""
+    """Upload a verified bundle directory to ``uri``: the version's files, then the manifest, then stale keys go."""
+    from botocore.exceptions import ClientError
+
     loc = parse(uri, "export.uri")
     manifest = read_manifest(bundle, verify=True)  # never publish a damaged bundle
     names = [safe_relative(name, f"{bundle / MANIFEST} files").as_posix() for name in manifest.get("files", {})]
+    body = (bundle / MANIFEST).read_bytes()
+    version = version_of(body)
     s3 = client(cfg)
     errors = _calls("upload", loc)
     try:
+        try:  # the version being replaced stays whole for readers that already started fetching it
+            replaced = version_of(s3.get_object(Bucket=loc.bucket, Key=loc.key(MANIFEST))["Body"].read())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                raise
+            replaced = None
         for name in names:
-            s3.upload_file(str(bundle / name), loc.bucket, loc.key(name))
-        s3.upload_file(str(bundle / MANIFEST), loc.bucket, loc.key(MANIFEST))
-        keep = {loc.key(n) for n in names} | {loc.key(MANIFEST)}
+            s3.upload_file(str(bundle / name), loc.bucket, file_key(loc, version, name))
+        s3.put_object(Bucket=loc.bucket, Key=loc.key(MANIFEST), Body=body)  # the switch: one atomic PUT
+        keep = {file_key(loc, version, n) for n in names} | {loc.key(MANIFEST)}
+        live = {f"{loc.key(f'versions/{v}')}/" for v in (version, replaced) if v}
         stale = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket,
                                                                  Prefix=f"{loc.prefix}/" if loc.prefix else ""):
-            stale += [obj["Key"] for obj in page.get("Contents", []) if obj["Key"] not in keep]
+            stale += [obj["Key"] for obj in page.get("Contents", [])
+                      if obj["Key"] not in keep and not obj["Key"].startswith(tuple(live))]
         for start in range(0, len(stale), 1000):
             s3.delete_objects(Bucket=loc.bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]]})
     except errors as exc:
         raise _failed("upload", loc, exc) from None
-    return {"uri": loc.uri, "files": len(names) + 1, "removed": len(stale),
-            "version": hashlib.sha256((bundle / MANIFEST).read_bytes()).hexdigest()[:12]}
+    return {"uri": loc.uri, "files": len(names) + 1, "removed": len(stale), "version": version[:12]}
 
 
 def cache_root(cfg: S3Config) -> Path:
@@ -166,7 +191,7 @@ def download(uri: str | os.PathLike[str], cfg: S3Config) -> Path:
         body = s3.get_object(Bucket=loc.bucket, Key=loc.key(MANIFEST))["Body"].read()
     except errors as exc:
         raise _failed(f"reading {MANIFEST}", loc, exc) from None
-    version = hashlib.sha256(body).hexdigest()[:16]
+    version = version_of(body)
     home = cache_root(cfg) / loc.bucket / (loc.prefix.replace("/", "__") or "_root")
     target = home / version
     home.mkdir(parents=True, exist_ok=True)
@@ -184,7 +209,7 @@ def download(uri: str | os.PathLike[str], cfg: S3Config) -> Path:
         try:
             for name, path in zip(names, paths):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(loc.bucket, loc.key(name), str(path))
+                s3.download_file(loc.bucket, file_key(loc, version, name), str(path))
         except errors as exc:
             raise _failed(f"downloading version {version}", loc, exc) from None
         try:

@@ -1,5 +1,5 @@
-"""SIGKILL `recsys train`, `recsys export` (20 moments each) and `recsys batch-recommend` (12): the artifact is
-always whole.
+"""SIGKILL `recsys train`, `recsys export` (20 moments each), `recsys batch-recommend` and `recsys update` (12
+each): the artifact is always whole.
 
 After every kill the artifact path holds a complete version that verifies
 against its manifest (the old one or the new one, never half, never missing),
@@ -29,7 +29,8 @@ BASE = ["experiment=tiny", "tracking=none", "tune.trials=0", "eval.bootstrap=0",
 
 
 def _recsys(root: Path, command: str) -> list[str]:
-    return [sys.executable, "-m", "recsys_cli.cli", command, *BASE, f"paths.root={root}"]
+    extra = [f"update.events={root / 'day.parquet'}"] if command == "update" else []
+    return [sys.executable, "-m", "recsys_cli.cli", command, *BASE, f"paths.root={root}", *extra]
 
 
 def _env() -> dict[str, str]:
@@ -41,7 +42,19 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("kill")
     done = subprocess.run(_recsys(root, "run"), env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+    _new_day(root)
     return root
+
+
+def _new_day(root: Path) -> None:
+    """A day of new events for `recsys update`: the test window's last 300 replayed a day later, plus a newcomer."""
+    import polars as pl
+
+    test = pl.read_parquet(root / "data/processed/test.parquet").sort("timestamp").tail(300)
+    day = test.select("user_id", "item_id", "event", pl.col("timestamp") + pl.duration(days=1))
+    newcomer = pl.DataFrame({"user_id": ["kill-newcomer"] * 2, "item_id": ["kill-new-product", test["item_id"][0]],
+                             "event": ["purchase", "view"], "timestamp": [day["timestamp"].max()] * 2})
+    pl.concat([day, newcomer.cast({"timestamp": day.schema["timestamp"]})]).write_parquet(root / "day.parquet")
 
 
 def _duration(args: list[str]) -> float:
@@ -96,6 +109,7 @@ def _verify_recs(path: Path) -> str:
     ("train", Path("data/models/als"), _verify_model_dir, KILLS),
     ("export", Path("data/bundle"), _verify_bundle, KILLS),
     ("batch-recommend", Path("data/recs"), _verify_recs, 12),
+    ("update", Path("data/bundle"), _verify_bundle, 12),  # in place: the new version replaces the bundle
 ])
 def test_a_killed_stage_leaves_a_whole_artifact_and_a_rerun_succeeds(root: Path, command: str, artifact: Path,
                                                                      verify, kills: int) -> None:  # noqa: ANN001

@@ -3,11 +3,13 @@
 `recsys export export.uri=s3://...` uploads; `recsys serve bundle=s3://...` downloads to a cache, verifies
 every checksum and serves the same lists as the local bundle; a changed remote bundle is picked up by
 POST /admin/reload; a tampered remote file is refused and the old bundle keeps serving; manifest names
-that could leave the cache directory are refused before anything is written.
+that could leave the cache directory are refused before anything is written; an upload cut off at any
+S3 call leaves the old or the new version whole, never a mix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -81,7 +83,8 @@ def test_export_uploads_serve_downloads_verifies_and_reloads_a_changed_bundle(
     export.run(cfg)
     local = copy / "data" / "bundle"
     manifest = read_manifest(local)
-    assert _keys(endpoint, "shop/prod") == {*manifest["files"], "manifest.json"}
+    first = remote.version_of((local / "manifest.json").read_bytes())
+    assert _keys(endpoint, "shop/prod") == {*(f"versions/{first}/{n}" for n in manifest["files"]), "manifest.json"}
     cache = tmp_path / "cache"
     srv = Server(copy, f"bundle={uri}", f"s3.cache_dir={cache}", env=aws_env)
     try:
@@ -101,6 +104,11 @@ def test_export_uploads_serve_downloads_verifies_and_reloads_a_changed_bundle(
             export.run(cfg2)
             newer = RecommenderService.load(local)
             assert newer.version != expected.version
+            second = remote.version_of((local / "manifest.json").read_bytes())
+            files = read_manifest(local)["files"]
+            assert _keys(endpoint, "shop/prod") == {  # the replaced version stays for readers fetching it
+                *(f"versions/{first}/{n}" for n in manifest["files"]), *(f"versions/{second}/{n}" for n in files),
+                "manifest.json"}
             answer = client.post("/admin/reload", headers=AUTH)
             assert answer.status_code == 200, answer.text
             assert answer.json()["bundle"] == newer.version and answer.json()["previous"] == expected.version
@@ -108,12 +116,14 @@ def test_export_uploads_serve_downloads_verifies_and_reloads_a_changed_bundle(
             assert got["bundle"] == newer.version
             assert [i["item_id"] for i in got["items"]] == [i.item_id for i in newer.recommend(users[0], 10).items]
 
-            # a tampered remote file: refused, the current bundle keeps serving
-            name = next(n for n in read_manifest(local)["files"] if n.startswith("model/"))
-            body = _s3(endpoint).get_object(Bucket=BUCKET, Key=f"shop/prod/{name}")["Body"].read()
-            _s3(endpoint).put_object(Bucket=BUCKET, Key=f"shop/prod/{name}", Body=body + b"\0")
-            _s3(endpoint).put_object(Bucket=BUCKET, Key="shop/prod/manifest.json",  # a new version number
-                                     Body=(local / "manifest.json").read_bytes() + b"\n")
+            # a new version with one tampered file: refused, the current bundle keeps serving
+            body = (local / "manifest.json").read_bytes() + b"\n"  # a new version number
+            third = remote.version_of(body)
+            tampered = next(n for n in files if n.startswith("model/"))
+            for name in files:
+                data = (local / name).read_bytes() + (b"\0" if name == tampered else b"")
+                _s3(endpoint).put_object(Bucket=BUCKET, Key=f"shop/prod/versions/{third}/{name}", Body=data)
+            _s3(endpoint).put_object(Bucket=BUCKET, Key="shop/prod/manifest.json", Body=body)
             refused = client.post("/admin/reload", headers=AUTH)
             assert refused.status_code == 422 and "checksum" in refused.json()["detail"]
             assert client.get("/health/ready").json()["bundle"] == newer.version
@@ -153,3 +163,63 @@ def test_serve_from_a_missing_remote_bundle_fails_with_one_line(endpoint: str, a
                          capture_output=True, text=True, env={**aws_env, "PATH": "/usr/bin:/bin"}, timeout=120)
     assert out.returncode == 1
     assert "NoSuchKey" in out.stdout + out.stderr and "Traceback" not in out.stdout + out.stderr
+
+
+class Cut(Exception):
+    """The connection lost (or the process killed) right before one S3 call."""
+
+
+def _variant(bundle: Path, dest: Path, tag: str) -> str:
+    """A copy of ``bundle`` whose config.yaml differs (so its manifest lists other checksums): a distinct version."""
+    from recsys_cli.manifest import write_manifest
+
+    shutil.copytree(bundle, dest)
+    with open(dest / "config.yaml", "a", encoding="utf-8") as out:
+        out.write(f"# variant {tag}\n")
+    info = {k: v for k, v in json.loads((dest / "manifest.json").read_text()).items() if k != "files"}
+    write_manifest(dest, info)
+    return remote.version_of((dest / "manifest.json").read_bytes())
+
+
+def test_an_upload_cut_at_any_s3_call_leaves_a_whole_version(shop: Path, endpoint: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_cli.bundle import read_bundle
+
+    cfg = S3Config(endpoint_url=endpoint, access_key_id="testing", secret_access_key="testing")
+    uri = f"s3://{BUCKET}/crash/prod"
+    a, b, c = (_variant(shop / "data" / "bundle", tmp_path / name, name) for name in "abc")
+    remote.upload(tmp_path / "a", uri, cfg)
+    real_client = remote.client
+
+    def cut_at(n: int):  # noqa: ANN202
+        def make(settings: S3Config):  # noqa: ANN202 - a real boto3 client that loses its connection at call n
+            s3 = real_client(settings)
+            calls = iter(range(10_000))
+
+            def before_call(**_: object) -> None:
+                if next(calls) == n:
+                    raise Cut(f"cut before S3 call {n}")
+            s3.meta.events.register("before-call.s3", before_call)
+            return s3
+        return make
+
+    seen = []
+    for n in range(1000):
+        monkeypatch.setattr(remote, "client", cut_at(n))
+        try:
+            remote.upload(tmp_path / "b", uri, cfg)
+            finished = True
+        except Cut:
+            finished = False
+        monkeypatch.setattr(remote, "client", real_client)
+        fetched = remote.download(uri, dataclasses.replace(cfg, cache_dir=str(tmp_path / f"cache{n}")))
+        read_bundle(fetched)  # whole: every checksum, nothing missing
+        seen.append(fetched.name)
+        assert fetched.name in (a, b), (n, fetched.name)
+        if finished:
+            break
+    assert seen[0] == a and seen[-1] == b and finished and n >= 10  # the cut landed at every call of an upload
+    remote.upload(tmp_path / "c", uri, cfg)
+    names = read_manifest(tmp_path / "c")["files"]
+    assert _keys(endpoint, "crash/prod") == {  # the replaced version (b) kept, the older one (a) removed
+        "manifest.json", *(f"versions/{v}/{name}" for v in (b, c) for name in names)}
