@@ -96,10 +96,11 @@ def _verify_recs(path: Path) -> str:
     """data/recs: the lists, the config and recs_info.json, all of one run (rows and bundle agree)."""
     import json
 
-    import polars as pl
+    from recsys_cli.stages.batch_recommend import read_recommendations
 
     info = json.loads((path / "recs_info.json").read_text())
-    frame = pl.read_parquet(path / "recommendations.parquet")
+    assert len(list((path / "recommendations").glob("part-*.parquet"))) == info["parts"]
+    frame = read_recommendations(path / "recommendations")
     assert frame.height == info["rows"] > 0 and (path / "config.yaml").is_file()
     assert frame["user_id"].n_unique() == info["users"]
     return f"{info['bundle_version']}:{info['rows']}"
