@@ -8,7 +8,8 @@ hybrid on the same data, and `recsys run data.scale=full` (100,000 shoppers,
 
 Two-stage retrieval (`serve.retrieval.candidates=500`): recall of the exact
 top-10 by the candidates-then-rank path, and the latency of both paths, with
-faiss and usearch.
+faiss IVF (the default index; nprobe 16 and the default 32), faiss HNSW and
+usearch HNSW. The targets are judged on the default configuration.
 
 Targets (issue 10): ALS <= 0.3 ms and hybrid <= 1 ms on the small bundle;
 ALS <= 2 ms at full scale; two-stage recall@10 >= 0.95 with 500 candidates and
@@ -59,15 +60,17 @@ def two_stage(bundle_root: Path, users: list[str], candidates: int) -> list[dict
     exact = RecommenderService(bundle, ServeConfig())
     truth = {u: [i.item_id for i in exact.recommend(u, 10).items] for u in users}
     rows = [{"method": "exact", "candidates": exact.n_items, "recall@10": 1.0, **timed(exact, users)}]
-    for index in ("faiss", "usearch"):
+    for index, nprobe in (("ivf", 16), ("ivf", 32), ("faiss", 0), ("usearch", 0)):
         started = time.perf_counter()
-        cfg = ServeConfig(retrieval=replace(RetrievalConfig(), candidates=candidates, index=index, min_items=0))
-        service = RecommenderService(bundle, cfg)
+        retrieval = replace(RetrievalConfig(), candidates=candidates, index=index, min_items=0,
+                            nprobe=nprobe or RetrievalConfig().nprobe)
+        service = RecommenderService(bundle, ServeConfig(retrieval=retrieval))
         build = time.perf_counter() - started
         recall = statistics.mean(
             len(set(truth[u]) & {i.item_id for i in service.recommend(u, 10).items}) / max(len(truth[u]), 1)
             for u in users)
-        rows.append({"method": f"two-stage ({index})", "candidates": candidates, "recall@10": round(recall, 4),
+        label = f"ivf, nprobe {nprobe}" if index == "ivf" else f"{index} HNSW"
+        rows.append({"method": f"two-stage ({label})", "candidates": candidates, "recall@10": round(recall, 4),
                      "build_s": round(build, 1), **timed(service, users)})
     return rows
 
@@ -109,7 +112,8 @@ def main() -> None:
         targets["full_als_le_2ms"] = results["full, ALS"]["mean_ms"] <= 2.0
     if "two_stage_full" in results:
         exact_ms = results["two_stage_full"][0]["mean_ms"]
-        best = max(results["two_stage_full"][1:], key=lambda r: r["recall@10"])
+        default = f"two-stage (ivf, nprobe {RetrievalConfig().nprobe})"  # what serve.retrieval ships with
+        best = next(r for r in results["two_stage_full"] if r["method"] == default)
         targets["two_stage_recall_ge_0.95"] = best["recall@10"] >= 0.95
         targets["two_stage_faster_than_exact"] = best["mean_ms"] < exact_ms
     _report.write("serve_inprocess", {"targets": targets, "results": results}, table)

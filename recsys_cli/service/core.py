@@ -104,6 +104,7 @@ class RecommenderService:
             shape=(self.n_items, self._new.size), dtype=np.float32).tocsc()
         self._new_boost = self._boost[self._new].astype(np.float64) if self._boost is not None else None
         self.places_new_items = bool(self._new.size) and bool(self._established.any())
+        self._compact = None  # the compact two-stage path's precomputations (see _build_retriever)
         self.retriever, self._factor_model = self._build_retriever()
         self.loaded_at = time.time()
 
@@ -161,7 +162,65 @@ class RecommenderService:
             return None, None
         factor_model = self.model if isinstance(self.model, FactorModel) else next(
             m for m, w in zip(self.model.models, self.model.weights) if w and isinstance(m, FactorModel))
-        return Retriever.build(found[0], self.history.matrix, self._popularity, cfg), factor_model
+        vectors, ids = found[0], None
+        self._compact = None
+        if factor_model is self.model:
+            # a factor model scores x . y, so a new product's placement (the weighted mean of its neighbours'
+            # scores) is x . z with z the same mean of their vectors, and the spread of a row over the
+            # established products is sqrt(x' C x) with C their covariance: the whole list is ranked over
+            # the candidates alone, equal to the exact path wherever the candidates hold its top
+            item_f = np.asarray(factor_model.item_factors, dtype=np.float64)
+            if self.places_new_items:
+                new_vectors = np.asarray(self._placement.T @ item_f, dtype=np.float32)
+                est = item_f[self._established_idx]
+                cov = np.cov(est, rowvar=False, ddof=0) if est.shape[0] > 1 else np.zeros((est.shape[1],) * 2)
+                new_pos = np.full(self.n_items, -1, dtype=np.int64)
+                new_pos[self._new] = np.arange(self._new.size)
+                boosted = (np.flatnonzero(self._new_boost > 0) if self._new_boost is not None
+                           else np.zeros(0, dtype=np.int64))
+                self._compact = (new_vectors, np.atleast_2d(cov), new_pos, self._new[boosted])
+                vectors = np.concatenate([factor_model.item_factors[self._established_idx], new_vectors])
+                ids = np.concatenate([self._established_idx, self._new])
+            else:
+                self._compact = (None, None, None, np.zeros(0, dtype=np.int64))
+        retriever = Retriever.build(vectors, self.history.matrix, self._popularity, cfg, ids=ids)
+        return retriever, factor_model
+
+    def _two_stage(self, query: np.ndarray, hist: np.ndarray, score, req: RecommendRequest  # noqa: ANN001
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """A factor model's list over the candidates alone (stage two, new products and rules included)."""
+        assert self.retriever is not None and self._compact is not None
+        new_vectors, cov, new_pos, boosted = self._compact
+        blocked_ids = hist
+        if req.exclude:
+            extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
+            blocked_ids = np.concatenate([hist, extra])
+        cands = self.retriever.candidates(query, hist)
+        q = np.asarray(query, dtype=np.float64)
+        std = 1.0
+        if boosted.size and new_vectors is not None:
+            # promoted new products: their boosted scores are cheap to compute for all of them; the best k
+            # that may be listed join the candidates (no other can reach the list)
+            std = float(np.sqrt(max(q @ cov @ q, 0.0))) or 1.0
+            pos = new_pos[boosted]
+            lifted = new_vectors[pos].astype(np.float64) @ q + std * self._new_boost[pos]
+            lifted[np.isin(boosted, blocked_ids)] = -np.inf
+            best, _ = rank_one(lifted.astype(np.float32), req.k)
+            cands = np.union1d(cands, boosted[best])
+        values = np.empty(cands.size, dtype=np.float32)
+        if new_vectors is None:
+            values[:] = score(cands)
+        else:
+            pos = new_pos[cands]
+            is_new = pos >= 0
+            values[~is_new] = score(cands[~is_new])
+            if is_new.any():
+                placed = new_vectors[pos[is_new]].astype(np.float64) @ q
+                if self._new_boost is not None:
+                    placed = placed + std * self._new_boost[pos[is_new]]
+                values[is_new] = placed
+        top, scores = rank_one(values, req.k, np.flatnonzero(np.isin(cands, blocked_ids)))
+        return cands[top].astype(np.int32), scores
 
     def _candidate_scores(self, query: np.ndarray, hist: np.ndarray, score) -> np.ndarray:  # noqa: ANN001
         """Stage two: the model scores only the candidates; everything else is -inf."""
@@ -336,7 +395,49 @@ class RecommenderService:
         hist, weights, codes, fresh = self._history_of(user, req)
         warm = user >= 0 and bool(self.history.known[user])
         prefs = req.preferences
-        scores, strategy, reasons = self._base_scores(user, hist, weights, warm, fresh, prefs)
+        # a filtered list may lie deeper than any candidate set: filters are ranked over the whole catalog
+        whole = req.filters is not None and not req.filters.empty()
+        staged = None if whole else self._staged(user, hist, weights, warm, fresh, req)
+        boosted: set[int] = set()
+        if staged is not None:
+            (items, values), strategy, reasons = staged
+            boosted = self._boosted
+        else:
+            items, values, strategy, reasons, boosted = self._exact(user, hist, weights, warm, fresh, prefs, req,
+                                                                    candidates=not whole)
+        explanations = self._explain(items, strategy, hist, weights, codes, reasons, boosted)
+        return Recommendation(
+            user_id=str(req.user_id),
+            items=[ScoredItem(str(self.item_ids[i]), float(v), e)
+                   for i, v, e in zip(items.tolist(), values.tolist(), explanations)],
+            strategy=strategy,  # type: ignore[arg-type]
+            model=self._model_label(strategy), bundle=self.version, request_id=req.request_id,
+        )
+
+    # ----------------------------------------------------------- pieces
+
+    def _staged(self, user: int, hist: np.ndarray, weights: np.ndarray, warm: bool, fresh: bool,
+                req: RecommendRequest):  # noqa: ANN202 - ((items, scores), strategy, reasons) or None
+        """The compact two-stage path of a factor model (see _build_retriever), when it applies."""
+        if self.retriever is None or self._compact is None:
+            return None
+        if warm and not fresh:
+            users = np.array([user], dtype=np.int64)
+            query = self._factor_model.user_factors[user]
+            return self._two_stage(query, hist, lambda c: self.model.score(users, c)[0], req), "personalised", {}
+        if hist.size and self.can_fold_in:
+            rows = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
+            query = self._factor_model.fold_in_factors(rows)[0]
+            item_f = self._factor_model.item_factors
+            return self._two_stage(query, hist, lambda c: np.asarray(item_f[c] @ query, dtype=np.float32), req), \
+                "fold_in", {}
+        return None
+
+    def _exact(self, user: int, hist: np.ndarray, weights: np.ndarray, warm: bool, fresh: bool,
+               prefs: Preferences | None, req: RecommendRequest, candidates: bool = True):  # noqa: ANN202
+        """Every product scored (a hybrid's candidates only, with ``candidates``): (items, scores, strategy,
+        reasons, boosted)."""
+        scores, strategy, reasons = self._base_scores(user, hist, weights, warm, fresh, prefs, candidates)
         boosted: set[int] = set()
         if self.places_new_items and strategy != "cold_start":
             scores = self._place_new_items(scores[None, :])[0]
@@ -352,23 +453,15 @@ class RecommenderService:
             items, values = self._mmr(scores, req.k, blocked)
         else:
             items, values = rank_one(scores, req.k, blocked)
-        explanations = self._explain(items, strategy, hist, weights, codes, reasons, boosted)
-        return Recommendation(
-            user_id=str(req.user_id),
-            items=[ScoredItem(str(self.item_ids[i]), float(v), e)
-                   for i, v, e in zip(items.tolist(), values.tolist(), explanations)],
-            strategy=strategy,  # type: ignore[arg-type]
-            model=self._model_label(strategy), bundle=self.version, request_id=req.request_id,
-        )
-
-    # ----------------------------------------------------------- pieces
+        return items, values, strategy, reasons, boosted
 
     def _base_scores(self, user: int, hist: np.ndarray, weights: np.ndarray, warm: bool, fresh: bool,
-                     prefs: Preferences | None) -> tuple[np.ndarray, str, dict[int, str]]:
+                     prefs: Preferences | None, candidates: bool = True) -> tuple[np.ndarray, str, dict[int, str]]:
         """One shopper's score row and strategy, before new-item placement, filters and exclusions."""
+        retriever = self.retriever if candidates else None
         if warm and not fresh:
             users = np.array([user], dtype=np.int64)
-            if self.retriever is not None:
+            if retriever is not None:
                 query = self._factor_model.user_factors[user]
                 return self._candidate_scores(query, hist, lambda c: self.model.score(users, c)[0]), "personalised", {}
             row = np.array(self.model.score(users)[0], dtype=np.float32)
@@ -376,7 +469,7 @@ class RecommenderService:
         if hist.size:
             if self.can_fold_in:
                 rows = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
-                if self.retriever is not None:
+                if retriever is not None:
                     query = self._factor_model.fold_in_factors(rows)[0]
                     return self._candidate_scores(query, hist, lambda c: self.model.score_history(rows, c)[0]), \
                         "fold_in", {}
