@@ -76,8 +76,11 @@ class State:
         return RecommenderService.load(local_bundle(path, self.cfg.s3), self.cfg.serve, live=self.live)
 
     def swap(self, service: RecommenderService, path: Path) -> None:
+        from recsys_cli.service.heap import settle
+
         self.service, self.bundle_path, self.error = service, path, None
         self.metrics.set_bundle(service.version, service.model_name)
+        settle()  # the replaced service's cycles collected once; the new one's objects out of the collector's way
 
     # ------------------------------------------------------------------ experiments
     def arm_path(self, arm: ArmSpec) -> Path:

@@ -110,6 +110,9 @@ class ExplorerApp(App[None]):
         except Exception as exc:  # noqa: BLE001
             self.call_from_thread(self._failed, exc)
             return
+        from recsys_cli.service.heap import settle
+
+        settle()  # no full-collection pauses over the loaded tables while moving between shoppers
         self.call_from_thread(self._service_loaded, service)
 
     def _service_loaded(self, service: object) -> None:
@@ -143,6 +146,9 @@ class ExplorerApp(App[None]):
             self.call_from_thread(self.notify, one_line(exc), title=f"cannot load {name}", severity="error",
                                   timeout=15)
             return
+        from recsys_cli.service.heap import settle
+
+        settle()
         self.call_from_thread(self._second_loaded, second)
 
     def _second_loaded(self, second: object) -> None:
