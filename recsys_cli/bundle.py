@@ -102,28 +102,47 @@ def merge_history(history: History, events: pl.DataFrame, n_users: int, n_items:
     """``history`` (grown to ``n_users`` x ``n_items``) with ``events`` folded in: strongest event, last time,
     summed weight per pair. ``known`` is kept (new users start unknown)."""
     m = history.matrix
-    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-    weight = history.weight if history.weight is not None else m.data.astype(np.float32)
-    old = pl.DataFrame({"user_idx": rows, "item_idx": m.indices.astype(np.int64), "s": m.data.astype(np.int8),
-                        "t": history.last_ms.astype(np.int64), "w": weight.astype(np.float32)})
     strength = (
         pl.col("event").replace_strict(STRENGTH, default=1, return_dtype=pl.Int8)
         if "event" in events.columns else pl.lit(1, dtype=pl.Int8)
     )
     w = pl.col("weight").cast(pl.Float32) if "weight" in events.columns else pl.lit(1.0, dtype=pl.Float32)
-    new = events.select(pl.col("user_idx").cast(pl.Int64), pl.col("item_idx").cast(pl.Int64), strength.alias("s"),
-                        pl.col("timestamp").dt.epoch("ms").alias("t"), w.alias("w"))
-    pairs = (pl.concat([old, new]).group_by("user_idx", "item_idx")
-             .agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum()).sort("user_idx", "item_idx"))
-    users = pairs["user_idx"].to_numpy()
+    new = (events.select(pl.col("user_idx").cast(pl.Int64), pl.col("item_idx").cast(pl.Int64), strength.alias("s"),
+                         pl.col("timestamp").dt.epoch("ms").alias("t"), w.alias("w"))
+           .group_by("user_idx", "item_idx").agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum())
+           .sort("user_idx", "item_idx"))
+    # the old pairs in CSR order are sorted by (user, item): one key each, so the new pairs are found by a
+    # binary search and either update their pair in place or are inserted at their place
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    old_keys = rows * n_items + m.indices.astype(np.int64)
+    s_old = np.array(m.data, dtype=np.int8)
+    t_old = np.array(history.last_ms, dtype=np.int64)
+    w_old = np.array(history.weight if history.weight is not None else m.data, dtype=np.float32)
+    if old_keys.size > 1 and not (np.diff(old_keys) > 0).all():  # a CSR whose rows are not sorted: sort it
+        order = np.argsort(old_keys, kind="stable")
+        old_keys, s_old, t_old, w_old = old_keys[order], s_old[order], t_old[order], w_old[order]
+    new_users, new_items = new["user_idx"].to_numpy(), new["item_idx"].to_numpy()
+    new_keys = new_users * n_items + new_items
+    at = np.searchsorted(old_keys, new_keys)
+    found = at < old_keys.size
+    found[found] = old_keys[at[found]] == new_keys[found]
+    s_new, t_new, w_new = (new[c].to_numpy() for c in ("s", "t", "w"))
+    hit = at[found]
+    s_old[hit] = np.maximum(s_old[hit], s_new[found])
+    t_old[hit] = np.maximum(t_old[hit], t_new[found])
+    w_old[hit] += w_new[found].astype(np.float32)
+    fresh = ~found
+    place = at[fresh]
+    keys = np.insert(old_keys, place, new_keys[fresh])
+    users = keys // n_items
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
-    matrix = sp.csr_matrix((pairs["s"].to_numpy().astype(np.int8), pairs["item_idx"].to_numpy().astype(np.int32),
-                            indptr), shape=(n_users, n_items))
+    matrix = sp.csr_matrix((np.insert(s_old, place, s_new[fresh].astype(np.int8)),
+                            (keys % n_items).astype(np.int32), indptr), shape=(n_users, n_items))
     known = np.zeros(n_users, dtype=bool)
     known[: history.known.size] = history.known
-    return History(matrix=matrix, last_ms=pairs["t"].to_numpy().astype(np.int64), known=known,
-                   weight=pairs["w"].to_numpy().astype(np.float32))
+    return History(matrix=matrix, last_ms=np.insert(t_old, place, t_new[fresh].astype(np.int64)), known=known,
+                   weight=np.insert(w_old, place, w_new[fresh].astype(np.float32)))
 
 
 def save_history(path: Path, history: History) -> None:

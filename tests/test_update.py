@@ -64,7 +64,7 @@ def test_update_appends_ids_and_resolves_touched_factors_like_implicit(root: Pat
     bundle = read_bundle(root / "data/bundle")
     out = root / "bundle-v2"
     cfg = config.load([*BASE, f"paths.root={root}", f"update.events={root / 'day.parquet'}", f"update.out={out}",
-                       "update.sweeps=1", "update.reach=touched"])
+                       "update.sweeps=1", "update.reach=touched", "update.cg_steps=0"])
     update.run(cfg)
     new = read_bundle(out)  # verifies every checksum
     n_users, n_items = len(bundle.users), len(bundle.items)
@@ -116,3 +116,62 @@ def test_bad_update_events_fail_with_one_line(root: Path, tmp_path: Path) -> Non
     with pytest.raises(DataError, match="no column 'timestamp'"):
         update.run(cfg)
     assert not (tmp_path / "x").exists()
+
+
+def test_long_rows_by_conjugate_gradient_converge_to_the_exact_solve() -> None:
+    """Rows longer than 4 x factors take CG steps from their current factors: with as many steps as factors
+    CG reaches the exact least-squares solution; with 3 it gets closer than where it started."""
+    from recsys_cli.models.incremental import solve_rows
+
+    rng = np.random.default_rng(3)
+    fixed = rng.normal(scale=0.3, size=(2000, 8)).astype(np.float32)
+    rows = sp.random(40, 2000, density=0.05, random_state=4, format="csr", dtype=np.float32) * 3  # ~100 > 4 x 8
+    current = rng.normal(scale=0.3, size=(40, 8)).astype(np.float32)
+    exact = solve_rows(fixed, rows, alpha=2.0, reg=0.1)
+    assert (np.diff(rows.indptr) > 32).all()
+    converged = solve_rows(fixed, rows, alpha=2.0, reg=0.1, current=current, cg_steps=40)
+    np.testing.assert_allclose(converged, exact, rtol=1e-3, atol=1e-4)
+    three = solve_rows(fixed, rows, alpha=2.0, reg=0.1, current=current, cg_steps=3)
+    assert (np.linalg.norm(three - exact, axis=1) < np.linalg.norm(current - exact, axis=1)).all()
+    assert not np.allclose(three, exact, atol=1e-6)  # three steps are an approximation, not the exact path
+
+
+def test_merge_history_equals_a_group_by_of_old_and_new_pairs() -> None:
+    """The in-place merge (binary search into the sorted pairs) against the plain reference: concatenate the
+    old pairs and the new events, group by pair, strongest event / latest time / summed weight."""
+    from recsys_cli.bundle import STRENGTH, History, merge_history
+
+    rng = np.random.default_rng(5)
+    n_users, n_items, grow_u, grow_i = 300, 200, 7, 5
+    dense = rng.random((n_users, n_items)) < 0.05
+    rows, cols = np.nonzero(dense)
+    old = History(matrix=sp.csr_matrix((rng.integers(1, 4, rows.size).astype(np.int8), (rows, cols)),
+                                       shape=(n_users, n_items)),
+                  last_ms=rng.integers(0, 10**9, rows.size).astype(np.int64),
+                  known=rng.random(n_users) < 0.8, weight=rng.random(rows.size).astype(np.float32))
+    n = 2000  # half on existing pairs, half anywhere (new users and items included), repeats within the batch
+    pick = rng.integers(0, rows.size, n // 2)
+    users = np.concatenate([rows[pick], rng.integers(0, n_users + grow_u, n // 2)])
+    items = np.concatenate([cols[pick], rng.integers(0, n_items + grow_i, n // 2)])
+    names = list(STRENGTH)
+    events = pl.DataFrame({"user_idx": users, "item_idx": items,
+                           "event": [names[i] for i in rng.integers(0, len(names), n)],
+                           "timestamp": (rng.integers(0, 2 * 10**9, n)).astype("datetime64[ms]"),
+                           "weight": rng.random(n).astype(np.float32)})
+    got = merge_history(old, events, n_users + grow_u, n_items + grow_i)
+
+    m = old.matrix
+    reference = (pl.concat([
+        pl.DataFrame({"u": np.repeat(np.arange(n_users), np.diff(m.indptr)), "i": m.indices.astype(np.int64),
+                      "s": m.data.astype(np.int64), "t": old.last_ms, "w": old.weight.astype(np.float64)}),
+        pl.DataFrame({"u": users, "i": items, "s": [STRENGTH[e] for e in events["event"]],
+                      "t": events["timestamp"].dt.epoch("ms"), "w": events["weight"].cast(pl.Float64)}),
+    ]).group_by("u", "i").agg(pl.col("s").max(), pl.col("t").max(), pl.col("w").sum()).sort("u", "i"))
+    g = got.matrix
+    assert g.shape == (n_users + grow_u, n_items + grow_i)
+    np.testing.assert_array_equal(np.repeat(np.arange(g.shape[0]), np.diff(g.indptr)), reference["u"].to_numpy())
+    np.testing.assert_array_equal(g.indices, reference["i"].to_numpy())
+    np.testing.assert_array_equal(g.data, reference["s"].to_numpy())
+    np.testing.assert_array_equal(got.last_ms, reference["t"].to_numpy())
+    np.testing.assert_allclose(got.weight, reference["w"].to_numpy(), rtol=1e-5)
+    assert got.known[:n_users].tolist() == old.known.tolist() and not got.known[n_users:].any()

@@ -130,8 +130,8 @@ def weight_matrix(bundle_history: Any) -> sp.csr_matrix:
     return sp.csr_matrix((bundle_history.weight.astype(np.float32), m.indices, m.indptr), shape=m.shape)
 
 
-def fold_in(bundle: Bundle, events: pl.DataFrame, sweeps: int, retrain: bool, seed: int, reach: str = "touched"
-            ) -> tuple[IdMap, IdMap, Any, dict[str, Any]]:
+def fold_in(bundle: Bundle, events: pl.DataFrame, sweeps: int, retrain: bool, seed: int, reach: str = "touched",
+            cg_steps: int = 0) -> tuple[IdMap, IdMap, Any, dict[str, Any]]:
     """The new ids, history and model(s) after the events; and what changed."""
     users = bundle.users.append(events["user_id"])
     items = bundle.items.append(events["item_id"])
@@ -154,7 +154,7 @@ def fold_in(bundle: Bundle, events: pl.DataFrame, sweeps: int, retrain: bool, se
         model.fit(TrainData(matrix=fit_matrix, seed=seed))
         how = f"refit from scratch on {fit_matrix.nnz:,} user-item pairs"
     else:
-        how = update_model(model, weights, touched_users, touched_items, sweeps, reach)
+        how = update_model(model, weights, touched_users, touched_items, sweeps, reach, cg_steps)
     refit_popularity(bundle.fallback, weights)
     info = {"events": events.height, "new_users": len(users) - len(bundle.users),
             "new_items": len(items) - len(bundle.items), "touched_users": int(touched_users.size),
@@ -174,7 +174,7 @@ def run(cfg: Config) -> None:
         raise DataError(f"{cfg.update.events}: no events left after preprocessing ({stats})")
     status(f"update: {events.height:,} new events into {remote.describe(source)} ({bundle.version})")
     users, items, (history, model), info = fold_in(bundle, events, cfg.update.sweeps, cfg.update.retrain, cfg.seed,
-                                                         cfg.update.reach)
+                                                         cfg.update.reach, cfg.update.cg_steps)
     out = cfg.update.out or source
     old = bundle.manifest
     fit = dict(old.get("fit") or {})
