@@ -24,7 +24,8 @@ def machine() -> dict[str, Any]:
 
 def write(name: str, result: dict[str, Any], table: list[dict[str, Any]] | None = None) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])  # from the repo root
+    command = "python " + " ".join(shlex.quote(a) for a in [script, *sys.argv[1:]])
     payload = {
         "benchmark": name,
         "command": command,
