@@ -62,18 +62,37 @@ def run(cfg: Config) -> None:
     hist = bundle.history.matrix
     lengths = np.diff(hist.indptr)
     known = np.flatnonzero(bundle.history.known)
-    depth = int(min(bundle.model.item_factors.shape[0], k + (lengths[known].max() if known.size else 0)))
+    n_items = bundle.model.item_factors.shape[0]
     model = als_model(spark, bundle.model)
-    subset = to_spark(spark, pl.DataFrame({"user": known.astype(np.int32)})).repartition(cfg.engine.partitions)
-    recs = model.recommendForUserSubset(subset, depth)
-    flat = recs.select("user", F.posexplode("recommendations").alias("pos", "rec")).select(
-        "user", F.col("rec.item").alias("item"), F.col("rec.rating").alias("score"))
     rows = np.repeat(np.arange(hist.shape[0], dtype=np.int32), lengths)
     seen = to_spark(spark, pl.DataFrame({"user": rows, "item": hist.indices.astype(np.int32)}))
     order = Window.partitionBy("user").orderBy(F.col("score").desc(), F.col("item").asc())
-    top = (flat.join(seen, ["user", "item"], "left_anti").withColumn("rank", F.row_number().over(order))
-           .filter(F.col("rank") <= k))
-    personal = to_polars(top).with_columns(strategy=pl.lit("personalised"))
+
+    def ranked(users: np.ndarray, depth: int) -> pl.DataFrame:
+        """Each user's top ``depth`` by MLlib, seen items removed, the best k kept."""
+        subset = to_spark(spark, pl.DataFrame({"user": users.astype(np.int32)})).repartition(cfg.engine.partitions)
+        recs = model.recommendForUserSubset(subset, depth)
+        flat = recs.select("user", F.posexplode("recommendations").alias("pos", "rec")).select(
+            "user", F.col("rec.item").alias("item"), F.col("rec.rating").alias("score"))
+        top = (flat.join(seen, ["user", "item"], "left_anti").withColumn("rank", F.row_number().over(order))
+               .filter(F.col("rank") <= k))
+        return to_polars(top)
+
+    # depth k + (a typical history's length) for everyone: a depth set by the heaviest shopper would make
+    # every shopper's list that long (100,000 x thousands of rows: out of memory); the few shoppers whose
+    # seen items crowd out their top k get a second, deeper pass of their own
+    typical = int(np.percentile(lengths[known], 99)) if known.size else 0
+    depth = int(min(n_items, k + typical))
+    personal = ranked(known, depth) if known.size else pl.DataFrame(
+        {"user": [], "item": [], "score": [], "rank": []})
+    got = np.bincount(personal["user"].to_numpy().astype(np.int64), minlength=hist.shape[0]) if personal.height \
+        else np.zeros(hist.shape[0], dtype=np.int64)
+    short = known[got[known] < np.minimum(k, n_items - lengths[known])]
+    if short.size:
+        deeper = ranked(short, int(min(n_items, k + lengths[short].max())))  # recorded: the users it took
+        personal = pl.concat([personal.filter(~pl.col("user").is_in(short.tolist())),
+                              deeper.cast(personal.schema)])
+    personal = personal.with_columns(strategy=pl.lit("personalised"))
     cold = np.flatnonzero(~bundle.history.known)
     fallback_items = popular_lists(bundle.fallback.order(), hist[cold], k)
     keep = fallback_items >= 0
@@ -105,10 +124,10 @@ def run(cfg: Config) -> None:
             part.drop("user_idx").write_parquet(tmp / layout.RECS / layout.part_file(index))
             parts += 1
         info = {"model": bundle.manifest.get("model"), "k": k, "users": len(bundle.users), "rows": frame.height,
-                "parts": parts, "engine": "spark", "master": cfg.engine.master, "mllib_depth": depth,
+                "parts": parts, "engine": "spark", "master": cfg.engine.master, "mllib_depth": depth, "deeper_pass_users": int(short.size),
                 "bundle": str(cfg.paths.bundle), "bundle_version": bundle.version, "fit": bundle.manifest.get("fit"),
                 "config_sha256": fingerprint(cfg), "model_config_sha256": bundle.manifest.get("config_sha256")}
         (tmp / "config.yaml").write_text(cfg.to_yaml())
         (tmp / layout.RECS_INFO).write_text(json.dumps(info, indent=2) + "\n")
     status(f"batch-recommend (spark {cfg.engine.master}): {frame.height:,} rows for {len(bundle.users):,} users "
-           f"(MLlib recommendForUserSubset, depth {depth}) -> {Layout.of(cfg).recs} ({parts} parts)")
+           f"(MLlib recommendForUserSubset, depth {depth}; {short.size:,} shoppers deeper) -> {Layout.of(cfg).recs} ({parts} parts)")
