@@ -66,7 +66,7 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float,
     weighs nothing), so each block is one batched product and one batched solve;
     a block holds about ``block_entries`` entries (memory: that times 8 x factors bytes).
     With ``cg_steps`` and the rows' ``current`` factors, rows longer than 4 x factors
-    take that many conjugate-gradient steps from their current factors instead.
+    that already have factors take that many conjugate-gradient steps from them instead.
     """
     f = fixed.astype(np.float64)
     d = f.shape[1]
@@ -76,15 +76,17 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float,
     order = np.argsort(lengths, kind="stable")
     order = order[lengths[order] > 0]
     if cg_steps > 0 and current is not None:
-        long_rows = order[lengths[order] > 4 * d]
-        order = order[lengths[order] <= 4 * d]
+        # a row with no factors yet (a new shopper or product) is solved exactly: three steps from zero fall short
+        cg = (lengths[order] > 4 * d) & np.asarray(current[order] != 0).any(axis=1)
+        long_rows = order[cg]
+        order = order[~cg]
         for r in long_rows.tolist():
             lo, hi = rows.indptr[r], rows.indptr[r + 1]
             conf = alpha * rows.data[lo:hi].astype(np.float64)
             out[r] = _cg(gram, f[rows.indices[lo:hi]], conf, current[r].astype(np.float64), cg_steps)
     start = 0
     while start < order.size:
-        rest = lengths[order[start:]]
+        rest = lengths[order[start : start + block_entries]]  # a block holds at most this many rows
         fits = (np.arange(rest.size) + 1) * rest <= block_entries  # rows sorted by length: padded size grows
         count = max(1, int(np.argmin(fits)) if not fits.all() else rest.size)
         block = order[start : start + count]
