@@ -467,7 +467,7 @@ class UpdateConfig:
     sweeps: int = bound(2, ge=1)  # alternating re-solves of the touched users and items
     reach: Literal["touched", "neighbours"] = "touched"  # neighbours: also every shopper of the touched items
     retrain: bool = False  # refit the model from scratch on the whole new history instead (the baseline)
-    cg_steps: int = bound(3, ge=0)  # rows longer than 4 x factors: conjugate-gradient steps (0: every row exactly)
+    cg_steps: int = bound(3, ge=0)  # rows with factors: conjugate-gradient steps from them (0: every row exactly)
 
 
 @dataclass

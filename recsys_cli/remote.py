@@ -113,9 +113,10 @@ def _failed(action: str, loc: S3Location, exc: Exception) -> RemoteError:
 
 def _calls(action: str, loc: S3Location) -> tuple[type[Exception], ...]:
     """The botocore errors that mean S3 could not be reached or said no."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (ClientError, BotoCoreError)
+    return (ClientError, BotoCoreError, Boto3Error)  # Boto3Error: upload_file's S3UploadFailedError
 
 
 def version_of(manifest_bytes: bytes) -> str:
@@ -138,25 +139,32 @@ def upload(bundle: Path, uri: str, cfg: S3Config) -> dict[str, Any]:
     version = version_of(body)
     s3 = client(cfg)
     errors = _calls("upload", loc)
-    try:
-        try:  # the version being replaced stays whole for readers that already started fetching it
-            replaced = version_of(s3.get_object(Bucket=loc.bucket, Key=loc.key(MANIFEST))["Body"].read())
+    def current() -> str | None:
+        try:
+            return version_of(s3.get_object(Bucket=loc.bucket, Key=loc.key(MANIFEST))["Body"].read())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                 raise
-            replaced = None
+            return None
+
+    try:
+        replaced = current()  # the version being replaced stays whole for readers that already started on it
         for name in names:
             s3.upload_file(str(bundle / name), loc.bucket, file_key(loc, version, name))
         s3.put_object(Bucket=loc.bucket, Key=loc.key(MANIFEST), Body=body)  # the switch: one atomic PUT
-        keep = {file_key(loc, version, n) for n in names} | {loc.key(MANIFEST)}
-        live = {f"{loc.key(f'versions/{v}')}/" for v in (version, replaced) if v}
+        # only this bundle's own versions/ are cleaned (never a key beside it, such as another bundle under a
+        # longer prefix); the version a concurrent upload may have switched to meanwhile is kept too
+        live = {f"{loc.key(f'versions/{v}')}/" for v in (version, replaced, current()) if v}
         stale = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket,
-                                                                 Prefix=f"{loc.prefix}/" if loc.prefix else ""):
-            stale += [obj["Key"] for obj in page.get("Contents", [])
-                      if obj["Key"] not in keep and not obj["Key"].startswith(tuple(live))]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=loc.key("versions/")):
+            stale += [obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].startswith(tuple(live))]
         for start in range(0, len(stale), 1000):
-            s3.delete_objects(Bucket=loc.bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]]})
+            answer = s3.delete_objects(Bucket=loc.bucket,
+                                       Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]]})
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise RemoteError(f"{loc.uri}: removing old versions failed ({first.get('Code')}: "
+                                  f"{first.get('Key')}); the new version is published")
     except errors as exc:
         raise _failed("upload", loc, exc) from None
     return {"uri": loc.uri, "files": len(names) + 1, "removed": len(stale), "version": version[:12]}
@@ -182,6 +190,8 @@ def _inside(root: Path, name: str) -> Path:
 
 def download(uri: str | os.PathLike[str], cfg: S3Config) -> Path:
     """The bundle at ``uri`` as a verified local directory (downloaded once per version)."""
+    from botocore.exceptions import ClientError
+
     from recsys_cli.bundle import read_manifest_checked
 
     loc = parse(uri)
@@ -209,7 +219,12 @@ def download(uri: str | os.PathLike[str], cfg: S3Config) -> Path:
         try:
             for name, path in zip(names, paths):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(loc.bucket, file_key(loc, version, name), str(path))
+                try:
+                    s3.download_file(loc.bucket, file_key(loc, version, name), str(path))
+                except ClientError as exc:  # a bundle uploaded before versions/ existed: its files sit flat
+                    if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                        raise
+                    s3.download_file(loc.bucket, loc.key(name), str(path))
         except errors as exc:
             raise _failed(f"downloading version {version}", loc, exc) from None
         try:

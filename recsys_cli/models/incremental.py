@@ -5,10 +5,11 @@
   the ALS least-squares step (confidence ``alpha * weight``, ridge
   ``regularization``: implicit's own update), users given the item factors,
   then items given the user factors, ``sweeps`` times; nothing else moves.
-  Rows up to ``4 x factors`` long are solved exactly; longer ones (a popular
-  product's column holds thousands of shoppers) by ``cg_steps`` steps of
-  conjugate gradient from their current factors, as implicit's own ALS fits
-  (its ``use_cg``, 3 steps); ``cg_steps=0`` solves every row exactly;
+  A row that has factors takes ``cg_steps`` steps of conjugate gradient from
+  them, as implicit's own ALS fits (its ``use_cg``, 3 steps; a popular
+  product's column of thousands of shoppers costs steps x its length x
+  factors instead of its length x factors²); new rows and ``cg_steps=0`` are
+  solved exactly;
 - item-item models (EASE, item-kNN, RP3beta): the history they multiply by
   W becomes the new one (new items get empty rows and columns of W);
 - popularity: recounted from the new history.
@@ -35,23 +36,27 @@ def _grow(a: np.ndarray, rows: int) -> np.ndarray:
     return np.vstack([a, np.zeros((rows - a.shape[0], a.shape[1]), dtype=a.dtype)])
 
 
-def _cg(gram: np.ndarray, fi: np.ndarray, conf: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
-    """``steps`` of conjugate gradient on ``(gram + fiᵀ diag(conf - 1) fi) x = fiᵀ conf`` from ``x``."""
-    def product(v: np.ndarray) -> np.ndarray:
-        return gram @ v + fi.T @ ((conf - 1.0) * (fi @ v))
+def _block_cg(gram: np.ndarray, fb: np.ndarray, conf: np.ndarray, valid: np.ndarray, x: np.ndarray,
+              steps: int) -> np.ndarray:
+    """``steps`` of conjugate gradient from ``x`` for every row of a padded block at once (rows independent):
+    ``(gram + F_iᵀ diag(c_i - 1) F_i) x_i = F_iᵀ c_i`` without forming the matrices (implicit's CG step)."""
+    w = np.where(valid, conf - 1.0, 0.0)
 
-    r = fi.T @ conf - product(x)
+    def product(v: np.ndarray) -> np.ndarray:  # block x factors
+        fv = np.matmul(fb, v[..., None])[..., 0]  # block x width
+        return v @ gram + np.matmul((w * fv)[:, None, :], fb)[:, 0, :]
+
+    r = np.matmul(conf[:, None, :], fb)[:, 0, :] - product(x)
     p = r.copy()
-    rs = float(r @ r)
+    rs = (r * r).sum(axis=1)
     for _ in range(steps):
-        if rs <= 1e-20:
-            break
         ap = product(p)
-        step = rs / float(p @ ap)
-        x = x + step * p
-        r = r - step * ap
-        new = float(r @ r)
-        p = r + (new / rs) * p
+        denom = (p * ap).sum(axis=1)
+        step = np.where((rs > 1e-20) & (denom > 0), rs / np.where(denom > 0, denom, 1.0), 0.0)
+        x = x + step[:, None] * p
+        r = r - step[:, None] * ap
+        new = (r * r).sum(axis=1)
+        p = r + np.where(rs > 1e-20, new / np.where(rs > 0, rs, 1.0), 0.0)[:, None] * p
         rs = new
     return x
 
@@ -65,8 +70,9 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float,
     Rows go in blocks of similar length, padded to the block's longest (padding
     weighs nothing), so each block is one batched product and one batched solve;
     a block holds about ``block_entries`` entries (memory: that times 8 x factors bytes).
-    With ``cg_steps`` and the rows' ``current`` factors, rows longer than 4 x factors
-    that already have factors take that many conjugate-gradient steps from them instead.
+    With ``cg_steps`` and the rows' ``current`` factors, a row that already has
+    factors takes that many conjugate-gradient steps from them instead (as implicit
+    fits); a row without (a new shopper or product) is solved exactly.
     """
     f = fixed.astype(np.float64)
     d = f.shape[1]
@@ -75,15 +81,9 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float,
     lengths = np.diff(rows.indptr)
     order = np.argsort(lengths, kind="stable")
     order = order[lengths[order] > 0]
+    refine = np.zeros(rows.shape[0], dtype=bool)
     if cg_steps > 0 and current is not None:
-        # a row with no factors yet (a new shopper or product) is solved exactly: three steps from zero fall short
-        cg = (lengths[order] > 4 * d) & np.asarray(current[order] != 0).any(axis=1)
-        long_rows = order[cg]
-        order = order[~cg]
-        for r in long_rows.tolist():
-            lo, hi = rows.indptr[r], rows.indptr[r + 1]
-            conf = alpha * rows.data[lo:hi].astype(np.float64)
-            out[r] = _cg(gram, f[rows.indices[lo:hi]], conf, current[r].astype(np.float64), cg_steps)
+        refine = np.asarray(current != 0).any(axis=1)
     start = 0
     while start < order.size:
         rest = lengths[order[start : start + block_entries]]  # a block holds at most this many rows
@@ -96,10 +96,16 @@ def solve_rows(fixed: np.ndarray, rows: sp.csr_matrix, alpha: float, reg: float,
         where = np.where(valid, rows.indptr[block][:, None] + offsets[None, :], 0)
         conf = np.where(valid, alpha * rows.data[where].astype(np.float64), 0.0)
         fb = f[rows.indices[where]]  # block x width x factors
-        weighted = fb * np.where(valid, conf - 1.0, 0.0)[..., None]
-        a = gram + np.matmul(weighted.transpose(0, 2, 1), fb)
-        b = np.matmul(conf[:, None, :], fb)  # block x 1 x factors
-        out[block] = np.linalg.solve(a, b.transpose(0, 2, 1))[..., 0]
+        cg = refine[block]
+        if cg.any():
+            out[block[cg]] = _block_cg(gram, fb[cg], conf[cg], valid[cg],
+                                       np.asarray(current[block[cg]], dtype=np.float64), cg_steps)
+        if (~cg).any():
+            fe, ce, ve = fb[~cg], conf[~cg], valid[~cg]
+            weighted = fe * np.where(ve, ce - 1.0, 0.0)[..., None]
+            a = gram + np.matmul(weighted.transpose(0, 2, 1), fe)
+            b = np.matmul(ce[:, None, :], fe)  # rows x 1 x factors
+            out[block[~cg]] = np.linalg.solve(a, b.transpose(0, 2, 1))[..., 0]
         start += count
     return out.astype(np.float32)
 
@@ -135,7 +141,7 @@ def update_model(model: Any, weights: sp.csr_matrix, users: np.ndarray, items: n
     n_users, n_items = weights.shape
     if isinstance(model, FactorModel):
         update_factors(model, weights, users, items, sweeps, reach, cg_steps)
-        solver = f"long rows by {cg_steps} conjugate-gradient steps" if cg_steps else "exactly"
+        solver = f"{cg_steps} conjugate-gradient steps, new rows exactly" if cg_steps else "exactly"
         return (f"re-solved the factors of {users.size:,} shoppers ({reach}) and {items.size:,} items "
                 f"({sweeps} sweeps, {solver})")
     if isinstance(model, ItemItemModel):

@@ -186,16 +186,30 @@ class RecommenderService:
         retriever = Retriever.build(vectors, self.history.matrix, self._popularity, cfg, ids=ids)
         return retriever, factor_model
 
-    def _two_stage(self, query: np.ndarray, hist: np.ndarray, score, req: RecommendRequest  # noqa: ANN001
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """A factor model's list over the candidates alone (stage two, new products and rules included)."""
+    def _recent(self, user: int, req: RecommendRequest, n: int = 10) -> np.ndarray:
+        """The shopper's ``n`` latest items, oldest first: the bundle's by time, then live feedback and session."""
+        parts = []
+        if user >= 0:
+            lo, hi = self.history.matrix.indptr[user], self.history.matrix.indptr[user + 1]
+            if hi > lo:
+                latest = np.argsort(self.history.last_ms[lo:hi], kind="stable")[-n:]
+                parts.append(np.asarray(self.history.matrix.indices[lo:hi])[latest].astype(np.int64))
+        later = [self.item_index(i) for i in [*self.live.row(req.user_id)[0], *req.session_items]]
+        parts.append(np.array([i for i in later if i >= 0], dtype=np.int64))
+        return np.concatenate(parts)[-n:]
+
+    def _two_stage(self, query: np.ndarray, hist: np.ndarray, score, req: RecommendRequest,  # noqa: ANN001
+                   recent: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """A factor model's list over the candidates alone (stage two, new products and rules included);
+        None when the candidates cannot fill it (the exact path answers then)."""
         assert self.retriever is not None and self._compact is not None
         new_vectors, cov, new_pos, boosted = self._compact
         blocked_ids = hist
         if req.exclude:
             extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
             blocked_ids = np.concatenate([hist, extra])
-        cands = self.retriever.candidates(query, hist)
+        # as many more from the index as the shopper has blocked items, so those never crowd out the list
+        cands = self.retriever.candidates(query, recent, more=int(blocked_ids.size))
         q = np.asarray(query, dtype=np.float64)
         std = 1.0
         if boosted.size and new_vectors is not None:
@@ -219,7 +233,11 @@ class RecommenderService:
                 if self._new_boost is not None:
                     placed = placed + std * self._new_boost[pos[is_new]]
                 values[is_new] = placed
-        top, scores = rank_one(values, req.k, np.flatnonzero(np.isin(cands, blocked_ids)))
+        blocked = np.isin(cands, blocked_ids)
+        top, scores = rank_one(values, req.k, np.flatnonzero(blocked))
+        if top.size < min(req.k, int((~blocked).sum())) or (
+                top.size < req.k and self.n_items - np.unique(blocked_ids).size > top.size):
+            return None  # fewer than k listable candidates while the catalog has more: rank them all
         return cands[top].astype(np.int32), scores
 
     def _candidate_scores(self, query: np.ndarray, hist: np.ndarray, score) -> np.ndarray:  # noqa: ANN001
@@ -424,13 +442,15 @@ class RecommenderService:
         if warm and not fresh:
             users = np.array([user], dtype=np.int64)
             query = self._factor_model.user_factors[user]
-            return self._two_stage(query, hist, lambda c: self.model.score(users, c)[0], req), "personalised", {}
+            listed = self._two_stage(query, hist, lambda c: self.model.score(users, c)[0], req, self._recent(user, req))
+            return None if listed is None else (listed, "personalised", {})
         if hist.size and self.can_fold_in:
             rows = sp.csr_matrix((weights, hist, [0, hist.size]), shape=(1, self.n_items), dtype=np.float32)
             query = self._factor_model.fold_in_factors(rows)[0]
             item_f = self._factor_model.item_factors
-            return self._two_stage(query, hist, lambda c: np.asarray(item_f[c] @ query, dtype=np.float32), req), \
-                "fold_in", {}
+            listed = self._two_stage(query, hist, lambda c: np.asarray(item_f[c] @ query, dtype=np.float32), req,
+                                     self._recent(user, req))
+            return None if listed is None else (listed, "fold_in", {})
         return None
 
     def _exact(self, user: int, hist: np.ndarray, weights: np.ndarray, warm: bool, fresh: bool,
