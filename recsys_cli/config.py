@@ -365,7 +365,7 @@ class RetrievalConfig:
     min_items: int = bound(20000, ge=0)  # only for catalogs at least this large
     index: Literal["auto", "ivf", "faiss", "usearch", "exact"] = "auto"  # auto: ivf; faiss: faiss HNSW
     nlist: int = bound(0, ge=0)  # ivf: clusters (0: the square root of the catalog size)
-    nprobe: int = bound(32, ge=1)  # ivf: clusters searched per query (more: higher recall, slower)
+    nprobe: int = bound(16, ge=1)  # ivf: clusters searched per query (more: higher recall, slower)
     covisit: int = bound(20, ge=0)  # candidates per recent item from co-visitation with the shopper's 10 latest
     popular: int = bound(50, ge=0)  # candidates from popularity
 

@@ -208,8 +208,7 @@ class RecommenderService:
         if req.exclude:
             extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
             blocked_ids = np.concatenate([hist, extra])
-        # as many more from the index as the shopper has blocked items, so those never crowd out the list
-        cands = self.retriever.candidates(query, recent, more=int(blocked_ids.size))
+        cands = self.retriever.candidates(query, recent)
         q = np.asarray(query, dtype=np.float64)
         std = 1.0
         if boosted.size and new_vectors is not None:
