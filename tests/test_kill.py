@@ -1,4 +1,4 @@
-"""SIGKILL `recsys train`, `recsys export` (20 moments each), `recsys batch-recommend` and `recsys update` (12
+"""SIGKILL `recsys train`, `recsys export` (20 moments each), `recsys batch-recommend` and `recsys update` (8
 each): the artifact is always whole.
 
 After every kill the artifact path holds a complete version that verifies
@@ -109,8 +109,8 @@ def _verify_recs(path: Path) -> str:
 @pytest.mark.parametrize("command,artifact,verify,kills", [
     ("train", Path("data/models/als"), _verify_model_dir, KILLS),
     ("export", Path("data/bundle"), _verify_bundle, KILLS),
-    ("batch-recommend", Path("data/recs"), _verify_recs, 12),
-    ("update", Path("data/bundle"), _verify_bundle, 12),  # in place: the new version replaces the bundle
+    ("batch-recommend", Path("data/recs"), _verify_recs, 8),
+    ("update", Path("data/bundle"), _verify_bundle, 8),  # in place: the new version replaces the bundle
 ])
 def test_a_killed_stage_leaves_a_whole_artifact_and_a_rerun_succeeds(root: Path, command: str, artifact: Path,
                                                                      verify, kills: int) -> None:  # noqa: ANN001

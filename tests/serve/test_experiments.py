@@ -24,7 +24,7 @@ from tests.serve.conftest import BASE, TOKEN, Server
 from tests.servers import Postgres
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-SOAK_SECONDS = 15  # the 60 s figure is bench/ab_simulate.py's; this is the same check, shorter
+SOAK_SECONDS = 8  # the 60 s figure is bench/ab_simulate.py's; this is the same check, shorter
 
 
 @pytest.fixture(scope="module")
