@@ -163,7 +163,6 @@ class RecommenderService:
         factor_model = self.model if isinstance(self.model, FactorModel) else next(
             m for m, w in zip(self.model.models, self.model.weights) if w and isinstance(m, FactorModel))
         vectors, ids = found[0], None
-        self._compact = None
         if factor_model is self.model:
             # a factor model scores x . y, so a new product's placement (the weighted mean of its neighbours'
             # scores) is x . z with z the same mean of their vectors, and the spread of a row over the
@@ -186,6 +185,13 @@ class RecommenderService:
         retriever = Retriever.build(vectors, self.history.matrix, self._popularity, cfg, ids=ids)
         return retriever, factor_model
 
+    def _blocked(self, hist: np.ndarray, req: RecommendRequest) -> np.ndarray:
+        """Item indices never listed for this request: the shopper's history and the request's ``exclude``."""
+        if not req.exclude:
+            return hist
+        extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
+        return np.concatenate([hist, extra])
+
     def _recent(self, user: int, req: RecommendRequest, n: int = 10) -> np.ndarray:
         """The shopper's ``n`` latest items, oldest first: the bundle's by time, then live feedback and session."""
         parts = []
@@ -204,10 +210,7 @@ class RecommenderService:
         None when the candidates cannot fill it (the exact path answers then)."""
         assert self.retriever is not None and self._compact is not None
         new_vectors, cov, new_pos, boosted = self._compact
-        blocked_ids = hist
-        if req.exclude:
-            extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
-            blocked_ids = np.concatenate([hist, extra])
+        blocked_ids = self._blocked(hist, req)
         cands = self.retriever.candidates(query, recent)
         q = np.asarray(query, dtype=np.float64)
         std = 1.0
@@ -461,10 +464,7 @@ class RecommenderService:
         if self.places_new_items and strategy != "cold_start":
             scores = self._place_new_items(scores[None, :])[0]
             boosted = self._boosted
-        blocked = hist
-        if req.exclude:
-            extra = np.array([i for i in (self.item_index(x) for x in req.exclude) if i >= 0], dtype=np.int32)
-            blocked = np.concatenate([blocked, extra])
+        blocked = self._blocked(hist, req)
         allowed = self.catalog.allowed(req.filters)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf).astype(np.float32)

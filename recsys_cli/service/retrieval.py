@@ -133,12 +133,12 @@ class Retriever:
         index = VectorIndex(item_vectors, config.index, ids=ids, nlist=config.nlist, nprobe=config.nprobe)
         return cls(index, covisit, order, config)
 
-    def candidates(self, query: np.ndarray | None, recent: np.ndarray, more: int = 0) -> np.ndarray:
-        """Sorted unique item indices: popular, the index's top ``candidates + more``, co-visited with
+    def candidates(self, query: np.ndarray | None, recent: np.ndarray) -> np.ndarray:
+        """Sorted unique item indices: popular, the index's top ``candidates``, co-visited with
         the last 10 of ``recent`` (oldest first)."""
         parts = [self.popular]
         if query is not None:
-            parts.append(self.index.search(query, self.config.candidates + more))
+            parts.append(self.index.search(query, self.config.candidates))
         if self.covisit is not None and recent.size:
             ptr, idx = self.covisit.indptr, self.covisit.indices
             parts.extend(idx[ptr[i] : ptr[i + 1]] for i in np.asarray(recent[-10:], dtype=np.int64).tolist())

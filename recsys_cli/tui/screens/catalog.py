@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
+from recsys_cli.tui.screens.filtered import FilteredListScreen
 from recsys_cli.tui.tables import ProductFilter, Tables
 from recsys_cli.tui.widgets.virtual_table import Column, VirtualTable
 
@@ -22,7 +22,8 @@ def price(text: str) -> float | None:
         return None
 
 
-class CatalogScreen(Screen):
+class CatalogScreen(FilteredListScreen):
+    noun, search_id, count_id = "products", "product-search", "product-count"
     CSS_PATH = "catalog.tcss"
     BINDINGS = [
         Binding("/", "search", "Search"),
@@ -82,19 +83,8 @@ class CatalogScreen(Screen):
         table.set_empty("no product matches these filters (x clears them)")
         self.apply_filter()
 
-    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def apply_filter(self) -> None:
-        tables = self.app.tables
-        if tables is None:
-            return
-        order = tables.filter_products(self.wanted)
-        self.app.call_from_thread(self._show, order, tables.n_products)
-
-    def _show(self, order: np.ndarray, total: int) -> None:
-        self.order = order
-        self.query_one(VirtualTable).set_rows(order)
-        self.query_one("#product-count", Static).update(
-            f"{order.size:,} of {total:,} products · enter opens one · tab: filters · x clears them")
+    def filtered(self, tables: Tables) -> tuple[np.ndarray, int]:
+        return tables.filter_products(self.wanted), tables.n_products
 
     @on(Input.Changed)
     def typed(self, event: Input.Changed) -> None:
@@ -122,12 +112,6 @@ class CatalogScreen(Screen):
         else:
             return
         self.apply_filter()
-
-    def action_search(self) -> None:
-        self.query_one("#product-search", Input).focus()
-
-    def action_focus_table(self) -> None:
-        self.query_one(VirtualTable).focus()
 
     def action_clear(self) -> None:
         for widget in self.query(Input):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import numpy as np
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
+from recsys_cli.tui.screens.filtered import FilteredListScreen
 from recsys_cli.tui.tables import ACTIVITY, SEGMENTS, Filter, Tables
 from recsys_cli.tui.widgets.virtual_table import Column, VirtualTable
 
@@ -22,7 +22,8 @@ def day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d") if ms >= 0 else "-"
 
 
-class ShoppersScreen(Screen):
+class ShoppersScreen(FilteredListScreen):
+    noun, search_id, count_id = "shoppers", "shopper-search", "shopper-count"
     CSS_PATH = "shoppers.tcss"
     BINDINGS = [
         Binding("/", "search", "Search"),
@@ -94,19 +95,8 @@ class ShoppersScreen(Screen):
         table.set_empty("no shopper matches these filters (x clears them)")
         self.apply_filter()
 
-    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def apply_filter(self) -> None:
-        tables = self.app.tables
-        if tables is None:
-            return
-        order = tables.filter(self.wanted)
-        self.app.call_from_thread(self._show, order, tables.n_shoppers)
-
-    def _show(self, order: np.ndarray, total: int) -> None:
-        self.order = order
-        self.query_one(VirtualTable).set_rows(order)
-        self.query_one("#shopper-count", Static).update(
-            f"{order.size:,} of {total:,} shoppers · enter opens one · tab: filters · x clears them")
+    def filtered(self, tables: Tables) -> tuple[np.ndarray, int]:
+        return tables.filter(self.wanted), tables.n_shoppers
 
     # ------------------------------------------------------------ filters
 
@@ -130,12 +120,6 @@ class ShoppersScreen(Screen):
         else:
             return
         self.apply_filter()
-
-    def action_search(self) -> None:
-        self.query_one("#shopper-search", Input).focus()
-
-    def action_focus_table(self) -> None:
-        self.query_one(VirtualTable).focus()
 
     def action_sort(self) -> None:
         select = self.query_one("#sort", Select)
